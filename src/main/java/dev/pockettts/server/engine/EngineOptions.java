@@ -1,0 +1,24 @@
+package dev.pockettts.server.engine;
+
+/**
+ * How the engine loads and runs the graphs.
+ *
+ * @param precision int8 or fp32 flow LM, flow head and decoder
+ * @param generationThreads intra-op threads of the flow LM and flow head sessions
+ * @param decoderThreads intra-op threads of the Mimi decoder, encoder and text conditioner
+ */
+public record EngineOptions(Precision precision, int generationThreads, int decoderThreads) {
+
+  public EngineOptions {
+    if (precision == null) {
+      precision = Precision.INT8;
+    }
+    if (generationThreads < 1 || decoderThreads < 1) {
+      throw new IllegalArgumentException("thread counts must be at least 1");
+    }
+  }
+
+  public static EngineOptions defaults() {
+    return new EngineOptions(Precision.INT8, 1, 1);
+  }
+}

@@ -1,0 +1,579 @@
+package dev.pockettts.server.engine;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The flow LM backbone ({@code flow_lm_main}, with its KV cache) and the flow head ({@code
+ * flow_lm_flow}) of the KevinAHM export (CONTRACT.md 2.1).
+ */
+final class FlowLm implements AutoCloseable {
+
+  static final String SEQUENCE = "sequence";
+  static final String TEXT_EMBEDDINGS = "text_embeddings";
+  static final String CONDITIONING = "conditioning";
+  static final String EOS_LOGIT = "eos_logit";
+  private static final Pattern STATE = Pattern.compile("state_(\\d+)");
+  private static final Pattern LAYER = Pattern.compile("layers\\.(\\d+)\\.");
+
+  private final OrtEnvironment env;
+  private final Graph main;
+  private final Graph head;
+  private final List<StateSpec> states;
+  private final int latentDim;
+  private final int conditioningDim;
+  private final int capacity;
+  private final OnnxTensor emptySequence;
+  private final OnnxTensor emptyText;
+  private final List<OnnxTensor> zeroState;
+
+  FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
+    this.env = env;
+    this.main = main;
+    this.head = head;
+    TensorInfo seq = require(main, SEQUENCE, OnnxJavaType.FLOAT, 3);
+    TensorInfo text = require(main, TEXT_EMBEDDINGS, OnnxJavaType.FLOAT, 3);
+    this.latentDim = (int) seq.getShape()[2];
+    this.conditioningDim = (int) text.getShape()[2];
+    if (latentDim <= 0 || conditioningDim <= 0) {
+      throw new IncompatibleModelException(
+          "flow_lm_main: sequence and text_embeddings need a fixed last dimension, found "
+              + Arrays.toString(seq.getShape())
+              + " and "
+              + Arrays.toString(text.getShape()));
+    }
+    this.states = manifest != null ? checkManifest(main, manifest) : deriveLayout(main);
+    this.capacity = (int) states.get(0).shape()[2];
+    for (String out : List.of(CONDITIONING, EOS_LOGIT)) {
+      if (!main.outputs().containsKey(out)) {
+        throw new IncompatibleModelException("flow_lm_main has no output '" + out + "'");
+      }
+    }
+    for (String in : List.of("c", "s", "t", "x")) {
+      if (head.input(in) == null) {
+        throw new IncompatibleModelException(
+            "flow_lm_flow has no input '"
+                + in
+                + "' (expected c, s, t, x); found "
+                + head.inputs().keySet());
+      }
+    }
+    if (!head.outputs().containsKey("flow_dir")) {
+      throw new IncompatibleModelException("flow_lm_flow has no output 'flow_dir'");
+    }
+    this.emptySequence = Tensors.floats(env, new float[0], 1, 0, latentDim);
+    this.emptyText = Tensors.floats(env, new float[0], 1, 0, conditioningDim);
+    List<OnnxTensor> zeros = new ArrayList<>();
+    for (StateSpec s : states) {
+      zeros.add(Tensors.zeros(env, s));
+    }
+    this.zeroState = List.copyOf(zeros);
+  }
+
+  int latentDim() {
+    return latentDim;
+  }
+
+  int conditioningDim() {
+    return conditioningDim;
+  }
+
+  int capacity() {
+    return capacity;
+  }
+
+  int layers() {
+    return (int) states.stream().filter(s -> s.key().equals("cache")).count();
+  }
+
+  List<StateSpec> states() {
+    return states;
+  }
+
+  // ------------------------------------------------------------------ layout (CONTRACT.md 2.6)
+
+  private static TensorInfo require(Graph g, String name, OnnxJavaType type, int rank) {
+    TensorInfo t = g.input(name);
+    if (t == null) {
+      throw new IncompatibleModelException(
+          g.name()
+              + " has no input '"
+              + name
+              + "'; found "
+              + g.inputs().keySet()
+              + ". Only the KevinAHM export (sequence, text_embeddings, state_*) is supported.");
+    }
+    if (t.type != type || t.getShape().length != rank) {
+      throw new IncompatibleModelException(
+          g.name()
+              + " input '"
+              + name
+              + "' is "
+              + t.type
+              + Arrays.toString(t.getShape())
+              + ", expected "
+              + type
+              + " of rank "
+              + rank);
+    }
+    return t;
+  }
+
+  /** State inputs of a graph, ordered by their number. */
+  static TreeMap<Integer, TensorInfo> stateInputs(Graph g) {
+    TreeMap<Integer, TensorInfo> out = new TreeMap<>();
+    for (Map.Entry<String, NodeInfo> e : g.inputs().entrySet()) {
+      Matcher m = STATE.matcher(e.getKey());
+      if (m.matches() && e.getValue().getInfo() instanceof TensorInfo t) {
+        out.put(Integer.parseInt(m.group(1)), t);
+      }
+    }
+    return out;
+  }
+
+  /** Legacy flat layout: 3 states per layer, modules in the exporter's sorted-name order. */
+  private static List<StateSpec> deriveLayout(Graph g) {
+    TreeMap<Integer, TensorInfo> in = stateInputs(g);
+    for (TensorInfo t : in.values()) {
+      if (t.type == OnnxJavaType.FLOAT16) {
+        throw new IncompatibleModelException(
+            "flow_lm_main has float16 state inputs: this is the lookbe / PocketTTS.cpp export "
+                + "(split fp16 K/V caches), not the KevinAHM export this server runs");
+      }
+    }
+    if (in.isEmpty() || in.size() % 3 != 0 || in.lastKey() != in.size() - 1) {
+      throw new IncompatibleModelException(
+          "flow_lm_main has "
+              + in.size()
+              + " state inputs "
+              + describe(in)
+              + "; the KevinAHM export has 3 per layer (cache [2,1,N,H,D] float, current_end [0]"
+              + " float, step [1] int64)"
+              + (in.size() % 2 == 0
+                  ? "; 2 per layer looks like the alfredomariamilano export"
+                  : ""));
+    }
+    int layers = in.size() / 3;
+    List<String> modules = new ArrayList<>();
+    for (int l = 0; l < layers; l++) {
+      modules.add("transformer.layers." + l + ".self_attn");
+    }
+    modules.sort(null); // the exporter sorts module names as strings
+    List<StateSpec> out = new ArrayList<>();
+    String[] keys = {"cache", "current_end", "step"};
+    for (int i = 0; i < in.size(); i++) {
+      TensorInfo t = in.get(i);
+      String key = keys[i % 3];
+      long[] shape = t.getShape();
+      boolean ok =
+          switch (key) {
+            case "cache" ->
+                t.type == OnnxJavaType.FLOAT
+                    && shape.length == 5
+                    && shape[0] == 2
+                    && shape[1] == 1
+                    && Arrays.stream(shape).allMatch(d -> d > 0);
+            case "current_end" ->
+                t.type == OnnxJavaType.FLOAT && Arrays.equals(shape, new long[] {0});
+            default -> t.type == OnnxJavaType.INT64 && Arrays.equals(shape, new long[] {1});
+          };
+      if (!ok) {
+        throw new IncompatibleModelException(
+            "flow_lm_main input state_"
+                + i
+                + " is "
+                + t.type
+                + Arrays.toString(shape)
+                + " but the KevinAHM layout expects "
+                + switch (key) {
+                  case "cache" -> "a float cache [2,1,capacity,heads,head_dim] with fixed sizes";
+                  case "current_end" -> "float [0]";
+                  default -> "int64 [1]";
+                }
+                + " ("
+                + key
+                + " of layer "
+                + (i / 3)
+                + ")"
+                + (shape.length == 5 && shape[2] < 0
+                    ? "; a symbolic cache length is the alfredomariamilano export"
+                    : ""));
+      }
+      out.add(
+          new StateSpec(
+              i,
+              modules.get(i / 3),
+              key,
+              StateDtype.fromJavaType(t.type),
+              shape,
+              "state_" + i,
+              "out_state_" + i));
+    }
+    return List.copyOf(out);
+  }
+
+  private static List<StateSpec> checkManifest(Graph g, List<StateSpec> manifest) {
+    TreeMap<Integer, TensorInfo> in = stateInputs(g);
+    if (in.size() != manifest.size()) {
+      throw new IncompatibleModelException(
+          "flow_lm_main has "
+              + in.size()
+              + " state inputs but bundle.json lists "
+              + manifest.size());
+    }
+    checkAgainstGraph(g, manifest);
+    boolean hasCache = manifest.stream().anyMatch(s -> s.key().equals("cache"));
+    if (!hasCache) {
+      throw new IncompatibleModelException(
+          "bundle.json flow_lm_state_manifest has no 'cache' entries");
+    }
+    for (StateSpec s : manifest) {
+      if (s.key().equals("cache") && (s.shape().length != 5 || s.dtype() != StateDtype.FLOAT32)) {
+        throw new IncompatibleModelException("flow LM cache " + s + " is not float32 [2,1,N,H,D]");
+      }
+    }
+    return manifest;
+  }
+
+  /** Every manifest entry must be a graph input of the same dtype and shape. */
+  static void checkAgainstGraph(Graph g, List<StateSpec> manifest) {
+    for (StateSpec s : manifest) {
+      TensorInfo t = g.input(s.inputName());
+      if (t == null) {
+        throw new IncompatibleModelException(
+            g.name() + " has no input " + s.inputName() + " listed in bundle.json (" + s + ")");
+      }
+      if (StateDtype.fromJavaType(t.type) != s.dtype() || !Arrays.equals(t.getShape(), s.shape())) {
+        throw new IncompatibleModelException(
+            g.name()
+                + " input "
+                + s.inputName()
+                + " is "
+                + t.type
+                + Arrays.toString(t.getShape())
+                + " but bundle.json says "
+                + s.dtype().label()
+                + Arrays.toString(s.shape()));
+      }
+      if (!g.outputs().containsKey(s.outputName())) {
+        throw new IncompatibleModelException(g.name() + " has no output " + s.outputName());
+      }
+    }
+  }
+
+  private static String describe(TreeMap<Integer, TensorInfo> in) {
+    StringBuilder b = new StringBuilder("[");
+    in.entrySet().stream()
+        .limit(4)
+        .forEach(
+            e ->
+                b.append(b.length() > 1 ? ", " : "")
+                    .append("state_")
+                    .append(e.getKey())
+                    .append(' ')
+                    .append(e.getValue().type)
+                    .append(Arrays.toString(e.getValue().getShape())));
+    return b.append(in.size() > 4 ? ", ...]" : "]").toString();
+  }
+
+  // ------------------------------------------------------------------ voice states
+
+  /** Runs the voice prompt ({@code [1,T,D]} conditioning frames) from an empty cache. */
+  VoiceState prompt(float[] frames, int count) {
+    if (count < 1) {
+      throw new EngineException("the voice prompt has no frames");
+    }
+    if (count >= capacity) {
+      throw new EngineException(
+          "the voice prompt has " + count + " frames; the model's cache holds " + capacity);
+    }
+    Map<String, OnnxTensor> inputs = new HashMap<>();
+    try (OnnxTensor cond = Tensors.floats(env, frames, 1, count, conditioningDim)) {
+      inputs.put(SEQUENCE, emptySequence);
+      inputs.put(TEXT_EMBEDDINGS, cond);
+      for (int i = 0; i < states.size(); i++) {
+        inputs.put(states.get(i).inputName(), zeroState.get(i));
+      }
+      try (OrtSession.Result r = main.run(inputs)) {
+        return compact(r);
+      }
+    }
+  }
+
+  /** Keeps the written prefix of every cache of a flow_lm_main result. */
+  private VoiceState compact(OrtSession.Result r) {
+    Map<String, VoiceState.Part> parts = new HashMap<>();
+    long step = -1;
+    for (StateSpec s : states) {
+      if (s.key().equals("step")) {
+        long v = Tensors.output(r, s.outputName(), main.name()).getLongBuffer().get(0);
+        if (step >= 0 && v != step) {
+          throw new EngineException(
+              "flow_lm_main layers disagree on the step: " + step + " vs " + v);
+        }
+        step = v;
+      }
+    }
+    if (step <= 0 || step >= capacity) {
+      throw new EngineException("flow_lm_main returned step " + step + " after the voice prompt");
+    }
+    for (StateSpec s : states) {
+      OnnxTensor t = Tensors.output(r, s.outputName(), main.name());
+      if (s.key().equals("cache")) {
+        parts.put(s.inputName(), cachePrefix(s, t.getFloatBuffer(), (int) step));
+      } else {
+        ByteBuffer b = t.getByteBuffer();
+        ByteBuffer copy = Tensors.direct(b.remaining());
+        copy.put(b).rewind();
+        parts.put(s.inputName(), new VoiceState.Part(s.dtype(), s.shape(), copy, false));
+      }
+    }
+    return new VoiceState((int) step, parts);
+  }
+
+  private static VoiceState.Part cachePrefix(StateSpec s, java.nio.FloatBuffer full, int used) {
+    long[] shape = s.shape();
+    int outer = (int) (shape[0] * shape[1]);
+    int cap = (int) shape[2];
+    int inner = (int) (shape[3] * shape[4]);
+    ByteBuffer out = Tensors.direct(4L * outer * used * inner);
+    java.nio.FloatBuffer o = out.asFloatBuffer();
+    for (int k = 0; k < outer; k++) {
+      java.nio.FloatBuffer src = full.duplicate();
+      src.position(k * cap * inner).limit(k * cap * inner + used * inner);
+      o.put(src);
+    }
+    long[] compact = shape.clone();
+    compact[2] = used;
+    return new VoiceState.Part(StateDtype.FLOAT32, compact, out, true);
+  }
+
+  /**
+   * A voice state from a KV-state safetensors file (upstream v2/v3 and per-language format): {@code
+   * <module>/cache} [2,1,T,H,D] plus {@code <module>/offset} or {@code /current_end}.
+   */
+  VoiceState fromKvTensors(Map<String, Safetensors.Tensor> tensors, String what) {
+    Map<String, Map<String, Safetensors.Tensor>> byModule = new HashMap<>();
+    for (Map.Entry<String, Safetensors.Tensor> e : tensors.entrySet()) {
+      int slash = e.getKey().lastIndexOf('/');
+      if (slash > 0) {
+        byModule
+            .computeIfAbsent(e.getKey().substring(0, slash), k -> new HashMap<>())
+            .put(e.getKey().substring(slash + 1), e.getValue());
+      }
+    }
+    Map<String, VoiceState.Part> parts = new HashMap<>();
+    int positions = -1;
+    for (StateSpec s : states) {
+      Map<String, Safetensors.Tensor> module = findModule(byModule, s.module());
+      if (module == null) {
+        throw new EngineException(
+            what
+                + " has no tensors for "
+                + s.module()
+                + "; voice files are model-specific (this model has "
+                + layers()
+                + " layers)");
+      }
+      switch (s.key()) {
+        case "cache" -> {
+          Safetensors.Tensor c = module.get("cache");
+          if (c == null) {
+            throw new EngineException(what + " has no " + s.module() + "/cache");
+          }
+          long[] cs = c.shape();
+          long[] ss = s.shape();
+          if (cs.length != 5 || cs[0] != 2 || cs[1] != 1 || cs[3] != ss[3] || cs[4] != ss[4]) {
+            throw new EngineException(
+                what
+                    + ": "
+                    + s.module()
+                    + "/cache is "
+                    + Arrays.toString(cs)
+                    + ", this model needs [2,1,T,"
+                    + ss[3]
+                    + ","
+                    + ss[4]
+                    + "]; voice files are model-specific");
+          }
+          int t = (int) tokenCount(module, cs[2]);
+          if (t < 1 || t > cs[2] || t >= capacity) {
+            throw new EngineException(
+                what
+                    + ": "
+                    + s.module()
+                    + " holds "
+                    + t
+                    + " positions, the model's cache holds "
+                    + capacity);
+          }
+          if (positions >= 0 && positions != t) {
+            throw new EngineException(what + ": layers hold different lengths");
+          }
+          positions = t;
+          float[] values = c.toFloats();
+          int inner = (int) (cs[3] * cs[4]);
+          ByteBuffer out = Tensors.direct(4L * 2 * t * inner);
+          java.nio.FloatBuffer o = out.asFloatBuffer();
+          for (int k = 0; k < 2; k++) {
+            o.put(values, (int) (k * cs[2] * inner), t * inner);
+          }
+          long[] compact = ss.clone();
+          compact[2] = t;
+          parts.put(s.inputName(), new VoiceState.Part(StateDtype.FLOAT32, compact, out, true));
+        }
+        case "step" -> {} // filled in below, once the length is known
+        default ->
+            parts.put(
+                s.inputName(),
+                new VoiceState.Part(
+                    s.dtype(), s.shape(), Tensors.direct(s.elements() * s.dtype().bytes()), false));
+      }
+    }
+    for (StateSpec s : states) {
+      if (s.key().equals("step")) {
+        ByteBuffer b = Tensors.direct(8);
+        b.putLong(0, positions);
+        parts.put(s.inputName(), new VoiceState.Part(StateDtype.INT64, s.shape(), b, false));
+      }
+    }
+    return new VoiceState(positions, parts);
+  }
+
+  private static long tokenCount(Map<String, Safetensors.Tensor> module, long cacheLength) {
+    Safetensors.Tensor offset = module.get("offset");
+    if (offset == null) {
+      offset = module.get("step");
+    }
+    if (offset != null) {
+      return offset.toLongs()[0];
+    }
+    Safetensors.Tensor end = module.get("current_end");
+    return end != null ? end.shape()[0] : cacheLength;
+  }
+
+  private static Map<String, Safetensors.Tensor> findModule(
+      Map<String, Map<String, Safetensors.Tensor>> byModule, String module) {
+    Map<String, Safetensors.Tensor> exact = byModule.get(module);
+    if (exact != null) {
+      return exact;
+    }
+    Matcher want = LAYER.matcher(module + ".");
+    if (!want.find()) {
+      return null;
+    }
+    for (Map.Entry<String, Map<String, Safetensors.Tensor>> e : byModule.entrySet()) {
+      Matcher m = LAYER.matcher(e.getKey() + ".");
+      if (m.find() && m.group(1).equals(want.group(1))) {
+        return e.getValue();
+      }
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ generation
+
+  /** Per-chunk generation: a private copy of the state, advanced one frame at a time. */
+  final class Chunk implements AutoCloseable {
+    private OrtSession.Result current;
+    private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    long mainNanos;
+    long headNanos;
+
+    Chunk(VoiceState voice, OnnxTensor textEmbeddings) {
+      Map<String, OnnxTensor> start = voice.materialize(env, states);
+      try {
+        inputs.putAll(start);
+        inputs.put(SEQUENCE, emptySequence);
+        inputs.put(TEXT_EMBEDDINGS, textEmbeddings);
+        long t0 = System.nanoTime();
+        current = main.run(inputs);
+        mainNanos += System.nanoTime() - t0;
+      } finally {
+        start.values().forEach(OnnxTensor::close);
+        inputs.clear();
+      }
+    }
+
+    /** Feeds one latent (NaN row = BOS) and returns the EOS logit; conditioning() is then valid. */
+    float step(float[] latent) {
+      try (OnnxTensor seq = Tensors.floats(env, latent, 1, 1, latentDim)) {
+        inputs.put(SEQUENCE, seq);
+        inputs.put(TEXT_EMBEDDINGS, emptyText);
+        for (StateSpec s : states) {
+          inputs.put(s.inputName(), Tensors.output(current, s.outputName(), main.name()));
+        }
+        long t0 = System.nanoTime();
+        OrtSession.Result next = main.run(inputs);
+        mainNanos += System.nanoTime() - t0;
+        inputs.clear();
+        current.close();
+        current = next;
+      }
+      return Tensors.output(current, EOS_LOGIT, main.name()).getFloatBuffer().get(0);
+    }
+
+    /** Samples the next latent with {@code steps} Euler steps of the flow head. */
+    float[] sample(java.util.Random random, float temperature, int steps) {
+      OnnxTensor c = Tensors.output(current, CONDITIONING, main.name());
+      float[] x = new float[latentDim];
+      if (temperature > 0) {
+        double std = Math.sqrt(temperature);
+        for (int i = 0; i < x.length; i++) {
+          x[i] = (float) (random.nextGaussian() * std);
+        }
+      }
+      Map<String, OnnxTensor> in = new HashMap<>();
+      for (int i = 0; i < steps; i++) {
+        float s = (float) i / steps;
+        float t = (float) (i + 1) / steps;
+        long t0 = System.nanoTime();
+        try (OnnxTensor st = Tensors.floats(env, new float[] {s}, 1, 1);
+            OnnxTensor tt = Tensors.floats(env, new float[] {t}, 1, 1);
+            OnnxTensor xt = Tensors.floats(env, x, 1, latentDim)) {
+          in.put("c", c);
+          in.put("s", st);
+          in.put("t", tt);
+          in.put("x", xt);
+          try (OrtSession.Result r = head.run(in)) {
+            float[] dir = Tensors.readFloats(Tensors.output(r, "flow_dir", head.name()));
+            float dt = t - s;
+            for (int k = 0; k < latentDim; k++) {
+              x[k] += dir[k] * dt;
+            }
+          }
+        }
+        headNanos += System.nanoTime() - t0;
+      }
+      return x;
+    }
+
+    @Override
+    public void close() {
+      if (current != null) {
+        current.close();
+        current = null;
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    emptySequence.close();
+    emptyText.close();
+    zeroState.forEach(OnnxTensor::close);
+  }
+}

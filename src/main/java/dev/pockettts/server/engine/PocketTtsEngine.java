@@ -1,0 +1,577 @@
+package dev.pockettts.server.engine;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * PocketTTS on ONNX Runtime: loads a model folder, makes voice states, and turns text into a stream
+ * of 24 kHz PCM blocks. Thread-safe: any number of syntheses may run at once, each with its own
+ * state tensors.
+ */
+public final class PocketTtsEngine implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(PocketTtsEngine.class);
+  private static final Object CHUNK_START = new Object();
+  private static final Object CHUNK_END = new Object();
+  private static final Object END = new Object();
+  private static final int HANDOFF_CAPACITY = 64;
+
+  private final Path dir;
+  private final BundleConfig config;
+  private final ModelFiles files;
+  private final OrtEnvironment env;
+  private final Tokenizer tokenizer;
+  private final List<Graph> graphs = new ArrayList<>();
+  private final TextConditioner textConditioner;
+  private final FlowLm flowLm;
+  private final MimiDecoder decoder;
+  private final MimiEncoder encoder;
+  private final float[] bosBeforeVoice;
+  private final String cloningUnavailable;
+  private final ExecutorService decoderThreads;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private PocketTtsEngine(Path dir, EngineOptions options) {
+    this.dir = dir;
+    try {
+      this.config =
+          BundleConfig.isBundle(dir)
+              ? BundleConfig.read(dir.resolve(BundleConfig.FILE))
+              : BundleConfig.legacy(
+                  dir.getFileName() == null ? "model" : dir.getFileName().toString());
+    } catch (IOException e) {
+      throw new EngineException(
+          "cannot read " + dir.resolve(BundleConfig.FILE) + ": " + e.getMessage(), e);
+    }
+    this.files = ModelFiles.locate(dir, options.precision());
+    Path tokenizerFile = dir.resolve(config.tokenizerFile());
+    if (!Files.isRegularFile(tokenizerFile)) {
+      throw new EngineException("model file " + tokenizerFile + " is missing");
+    }
+    this.env = OrtEnvironment.getEnvironment();
+    Tokenizer tok = null;
+    try {
+      tok = new Tokenizer(tokenizerFile);
+      OrtSession.SessionOptions gen = sessionOptions(options.generationThreads(), false);
+      OrtSession.SessionOptions dec = sessionOptions(options.decoderThreads(), true);
+      Graph text = open("text_conditioner", files.textConditioner(), dec);
+      Graph main = open("flow_lm_main", files.flowLmMain(), gen);
+      Graph head = open("flow_lm_flow", files.flowLmFlow(), gen);
+      Graph mimi = open("mimi_decoder", files.mimiDecoder(), dec);
+      Graph enc =
+          files.mimiEncoder() == null ? null : open("mimi_encoder", files.mimiEncoder(), dec);
+      this.textConditioner = new TextConditioner(env, text);
+      this.flowLm = new FlowLm(env, main, head, config.flowStates());
+      this.decoder = new MimiDecoder(env, mimi, config.mimiStates(), flowLm.latentDim());
+      if (BundleConfig.isBundle(dir)
+          && (config.latentDim() != flowLm.latentDim()
+              || config.conditioningDim() != flowLm.conditioningDim())) {
+        throw new IncompatibleModelException(
+            "bundle.json says latent_dim "
+                + config.latentDim()
+                + " and conditioning_dim "
+                + config.conditioningDim()
+                + " but flow_lm_main takes "
+                + flowLm.latentDim()
+                + " and "
+                + flowLm.conditioningDim());
+      }
+      this.encoder = enc == null ? null : new MimiEncoder(env, enc, config.samplesPerFrame());
+      this.bosBeforeVoice = config.insertBosBeforeVoice() ? loadBosBeforeVoice() : null;
+      this.cloningUnavailable =
+          enc == null
+              ? "voice cloning is unavailable: "
+                  + dir.resolve(ModelFiles.fileName("mimi_encoder", false))
+                  + " is missing"
+              : (config.insertBosBeforeVoice() && bosBeforeVoice == null
+                  ? "voice cloning is unavailable: the bundle asks for "
+                      + config.bosBeforeVoiceFile()
+                      + " and it is missing"
+                  : null);
+    } catch (RuntimeException e) {
+      graphs.forEach(Graph::close);
+      if (tok != null) {
+        tok.close();
+      }
+      throw e;
+    }
+    this.tokenizer = tok;
+    AtomicInteger n = new AtomicInteger();
+    this.decoderThreads =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "pockettts-decoder-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    log.info(
+        "Loaded PocketTTS model {} from {}: {} layout, {} flow LM layers, cache {} positions, "
+            + "{} decoder states, {} precision, cloning {}",
+        config.name(),
+        dir,
+        BundleConfig.isBundle(dir) ? "bundle" : "legacy flat",
+        flowLm.layers(),
+        flowLm.capacity(),
+        decoder.stateCount(),
+        options.precision(),
+        cloningUnavailable == null ? "available" : "unavailable");
+  }
+
+  /** Loads the model folder (bundle with bundle.json, or the legacy flat set). */
+  public static PocketTtsEngine load(Path dir, EngineOptions options) {
+    if (!Files.isDirectory(dir)) {
+      throw new EngineException("model folder " + dir + " does not exist");
+    }
+    return new PocketTtsEngine(dir, options);
+  }
+
+  private Graph open(String name, Path file, OrtSession.SessionOptions options) {
+    Graph g = Graph.open(env, name, file, options);
+    graphs.add(g);
+    return g;
+  }
+
+  private static OrtSession.SessionOptions sessionOptions(int threads, boolean lowMemory) {
+    try {
+      OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+      o.setIntraOpNumThreads(threads);
+      o.setInterOpNumThreads(1);
+      o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (lowMemory) {
+        // variable-length inputs: the arena and memory patterns only grow the resident size
+        o.setCPUArenaAllocator(false);
+        o.setMemoryPatternOptimization(false);
+      }
+      return o;
+    } catch (OrtException e) {
+      throw new EngineException("cannot set ONNX Runtime session options: " + e.getMessage(), e);
+    }
+  }
+
+  private float[] loadBosBeforeVoice() {
+    if (config.bosBeforeVoiceFile() == null) {
+      throw new IncompatibleModelException(
+          "bundle.json sets insert_bos_before_voice but names no bos_before_voice_file");
+    }
+    Path file = dir.resolve(config.bosBeforeVoiceFile());
+    if (!Files.isRegularFile(file)) {
+      return null;
+    }
+    try {
+      Npy.FloatArray a = Npy.readFloats(file);
+      if (a.data().length != flowLm.conditioningDim()) {
+        throw new IncompatibleModelException(
+            file
+                + " has shape "
+                + Arrays.toString(a.shape())
+                + ", expected [1, 1, "
+                + flowLm.conditioningDim()
+                + "]");
+      }
+      return a.data();
+    } catch (IOException e) {
+      throw new EngineException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  public BundleConfig config() {
+    return config;
+  }
+
+  public int sampleRate() {
+    return config.sampleRate();
+  }
+
+  public int samplesPerFrame() {
+    return config.samplesPerFrame();
+  }
+
+  /** Null when voice cloning works, else why it does not. */
+  public String cloningUnavailableReason() {
+    return cloningUnavailable;
+  }
+
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The chunks a text is generated in. */
+  public List<TextChunk> chunk(String text, GenerationParams params) {
+    int maxTokens =
+        params.maxTokensPerChunk() != null
+            ? params.maxTokensPerChunk()
+            : config.maxTokensPerChunk();
+    return new TextChunker(
+            tokenizer,
+            config.removeSemicolons(),
+            config.padWithSpacesForShortInputs(),
+            maxTokens,
+            params.maxCharsPerChunk())
+        .split(text);
+  }
+
+  // ------------------------------------------------------------------ voices
+
+  /**
+   * A voice state from a voice file: the KV-state safetensors (upstream v2, v3 and per-language) or
+   * the older {@code audio_prompt} safetensors of conditioning frames.
+   */
+  public VoiceState voiceFromFile(Path file) {
+    Map<String, Safetensors.Tensor> tensors;
+    try {
+      tensors = Safetensors.read(file);
+    } catch (IOException e) {
+      throw new EngineException("cannot read voice file " + file + ": " + e.getMessage(), e);
+    }
+    Safetensors.Tensor prompt = tensors.get("audio_prompt");
+    if (prompt != null) {
+      long[] s = prompt.shape();
+      if (s.length != 3 || s[0] != 1 || s[2] != flowLm.conditioningDim()) {
+        throw new EngineException(
+            "voice file "
+                + file
+                + ": audio_prompt is "
+                + Arrays.toString(s)
+                + ", this model needs [1, T, "
+                + flowLm.conditioningDim()
+                + "]");
+      }
+      return voiceFromConditioning(prompt.toFloats(), (int) s[1]);
+    }
+    return flowLm.fromKvTensors(tensors, "voice file " + file.getFileName());
+  }
+
+  /** A voice state from reference audio: mono float PCM at the model's sample rate. */
+  public VoiceState voiceFromAudio(float[] pcm) {
+    if (cloningUnavailable != null) {
+      throw new CloningUnavailableException(cloningUnavailable);
+    }
+    if (pcm.length == 0) {
+      throw new EngineException("the reference audio is empty");
+    }
+    MimiEncoder.Frames frames = encoder.encode(pcm);
+    if (frames.dim() != flowLm.conditioningDim()) {
+      throw new IncompatibleModelException(
+          "mimi_encoder makes frames of size "
+              + frames.dim()
+              + " but flow_lm_main takes "
+              + flowLm.conditioningDim());
+    }
+    return voiceFromConditioning(frames.data(), frames.count());
+  }
+
+  /** Prepends BOS-before-voice when the model asks for it, then runs the prompt. */
+  private VoiceState voiceFromConditioning(float[] frames, int count) {
+    if (bosBeforeVoice == null) {
+      if (config.insertBosBeforeVoice()) {
+        throw new CloningUnavailableException(cloningUnavailable);
+      }
+      return flowLm.prompt(frames, count);
+    }
+    float[] withBos = new float[frames.length + bosBeforeVoice.length];
+    System.arraycopy(bosBeforeVoice, 0, withBos, 0, bosBeforeVoice.length);
+    System.arraycopy(frames, 0, withBos, bosBeforeVoice.length, frames.length);
+    return flowLm.prompt(withBos, count + 1);
+  }
+
+  /** Writes a voice state in the upstream KV-state safetensors format. */
+  public byte[] exportVoice(VoiceState voice) {
+    Map<String, Safetensors.Tensor> out = new java.util.LinkedHashMap<>();
+    for (StateSpec s : flowLm.states()) {
+      if (!s.key().equals("cache")) {
+        continue;
+      }
+      VoiceState.Part p = voice.part(s.inputName());
+      out.put(
+          s.module() + "/cache", new Safetensors.Tensor("F32", p.shape(), littleEndian(p.data())));
+      java.nio.ByteBuffer offset =
+          java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      offset.putLong(0, voice.positions());
+      out.put(s.module() + "/offset", new Safetensors.Tensor("I64", new long[] {1}, offset));
+    }
+    return Safetensors.write(out);
+  }
+
+  private static java.nio.ByteBuffer littleEndian(java.nio.ByteBuffer nativeFloats) {
+    java.nio.FloatBuffer f =
+        nativeFloats.duplicate().order(java.nio.ByteOrder.nativeOrder()).rewind().asFloatBuffer();
+    java.nio.ByteBuffer out =
+        java.nio.ByteBuffer.allocate(f.remaining() * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    out.asFloatBuffer().put(f);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ synthesis
+
+  /**
+   * Speaks {@code text} with {@code voice}, handing PCM to {@code sink} (from another thread) as
+   * soon as each decoder block is ready. Generation runs on the calling thread, decoding on a
+   * second one, so both graphs work at once. Returns when all audio was delivered, or soon after
+   * {@code cancel} fires or the sink throws.
+   */
+  public SynthesisResult synthesize(
+      String text, VoiceState voice, GenerationParams params, PcmSink sink, Cancellation cancel) {
+    long start = System.nanoTime();
+    List<TextChunk> chunks = chunk(text, params);
+    BlockingQueue<Object> handoff = new ArrayBlockingQueue<>(HANDOFF_CAPACITY);
+    AtomicLong firstPcm = new AtomicLong(-1);
+    AtomicLong samples = new AtomicLong();
+    AtomicLong decoderNanos = new AtomicLong();
+    Cancellation stop = cancel != null ? cancel : new Cancellation();
+    Future<?> decoding =
+        decoderThreads.submit(
+            () -> {
+              try {
+                decodeLoop(
+                    handoff,
+                    params,
+                    stop,
+                    pcm -> {
+                      firstPcm.compareAndSet(-1, System.nanoTime() - start);
+                      samples.addAndGet(pcm.length);
+                      sink.accept(pcm);
+                    },
+                    decoderNanos);
+              } catch (Throwable t) {
+                stop.cancel();
+                throw t;
+              }
+              return null;
+            });
+    Random random = params.seed() != null ? new Random(params.seed()) : new Random();
+    int frames = 0;
+    int withoutEos = 0;
+    long mainNanos = 0;
+    long headNanos = 0;
+    try {
+      for (TextChunk chunk : chunks) {
+        if (stop.isCancelled()) {
+          break;
+        }
+        put(handoff, CHUNK_START, stop, decoding);
+        ChunkStats stats = generateChunk(chunk, voice, params, random, handoff, stop, decoding);
+        frames += stats.frames;
+        withoutEos += stats.reachedEos ? 0 : 1;
+        mainNanos += stats.mainNanos;
+        headNanos += stats.headNanos;
+        put(handoff, CHUNK_END, stop, decoding);
+      }
+    } catch (RuntimeException e) {
+      stop.cancel();
+      awaitQuietly(decoding);
+      throw e;
+    }
+    put(handoff, END, stop, decoding);
+    try {
+      decoding.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stop.cancel();
+      throw new EngineException("interrupted while decoding", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException) {
+        stop.cancel(); // the sink went away: a cancellation, not an engine failure
+      } else if (cause instanceof RuntimeException re) {
+        throw re;
+      } else {
+        throw new EngineException("decoding failed: " + cause, cause);
+      }
+    }
+    return new SynthesisResult(
+        chunks.size(),
+        frames,
+        samples.get(),
+        withoutEos,
+        stop.isCancelled(),
+        firstPcm.get(),
+        System.nanoTime() - start,
+        mainNanos,
+        headNanos,
+        decoderNanos.get());
+  }
+
+  private record ChunkStats(int frames, boolean reachedEos, long mainNanos, long headNanos) {}
+
+  /** The autoregressive loop of CONTRACT.md 3.4 for one chunk. */
+  private ChunkStats generateChunk(
+      TextChunk chunk,
+      VoiceState voice,
+      GenerationParams params,
+      Random random,
+      BlockingQueue<Object> handoff,
+      Cancellation stop,
+      Future<?> decoding) {
+    int tokens = chunk.tokens().length;
+    int maxLen =
+        (int)
+            Math.ceil(
+                (tokens / 3.0 + 2.0) * (config.sampleRate() / (double) config.samplesPerFrame()));
+    int room = flowLm.capacity() - voice.positions() - tokens;
+    if (room < 1) {
+      throw new EngineException(
+          "the voice ("
+              + voice.positions()
+              + " positions) and a chunk of "
+              + tokens
+              + " tokens do not fit the model's cache of "
+              + flowLm.capacity()
+              + " positions");
+    }
+    if (maxLen > room) {
+      log.warn("chunk of {} tokens limited to {} frames by the cache capacity", tokens, room);
+      maxLen = room;
+    }
+    int framesAfterEos =
+        params.framesAfterEos() != null
+            ? params.framesAfterEos()
+            : config.framesAfterEos() != null ? config.framesAfterEos() : chunk.framesAfterEos();
+    float[] latent = new float[flowLm.latentDim()];
+    Arrays.fill(latent, Float.NaN); // BOS marker
+    int eosAt = -1;
+    int emitted = 0;
+    try (OnnxTensor embeddings = textConditioner.embed(chunk.tokens());
+        FlowLm.Chunk gen = flowLm.new Chunk(voice, embeddings)) {
+      for (int step = 0; step < maxLen; step++) {
+        if (stop.isCancelled()) {
+          break;
+        }
+        float eos = gen.step(latent);
+        if (eosAt < 0 && eos > params.eosThreshold()) {
+          eosAt = step;
+        }
+        if (eosAt >= 0 && step >= eosAt + framesAfterEos) {
+          break;
+        }
+        latent = gen.sample(random, params.temperature(), params.lsdSteps());
+        put(handoff, latent, stop, decoding);
+        emitted++;
+      }
+      if (eosAt < 0 && !stop.isCancelled()) {
+        log.warn("no end of speech within {} frames for a chunk of {} tokens", maxLen, tokens);
+      }
+      return new ChunkStats(emitted, eosAt >= 0, gen.mainNanos, gen.headNanos);
+    }
+  }
+
+  private static void put(
+      BlockingQueue<Object> q, Object item, Cancellation stop, Future<?> decoding) {
+    try {
+      while (!q.offer(item, 50, TimeUnit.MILLISECONDS)) {
+        if (stop.isCancelled() || decoding.isDone()) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stop.cancel();
+    }
+  }
+
+  private void decodeLoop(
+      BlockingQueue<Object> handoff,
+      GenerationParams params,
+      Cancellation stop,
+      PcmSink sink,
+      AtomicLong nanos)
+      throws IOException, InterruptedException {
+    MimiDecoder.Stream stream = null;
+    List<float[]> pending = new ArrayList<>();
+    boolean firstBlockDone = false;
+    try {
+      while (true) {
+        Object item = handoff.poll(50, TimeUnit.MILLISECONDS);
+        if (item == null) {
+          if (stop.isCancelled()) {
+            return;
+          }
+          continue;
+        }
+        if (item == END || stop.isCancelled()) {
+          return;
+        }
+        if (item == CHUNK_START) {
+          stream = decoder.new Stream();
+          firstBlockDone = false;
+        } else if (item == CHUNK_END) {
+          if (!pending.isEmpty()) {
+            decodeBlock(stream, pending, sink, nanos);
+          }
+          stream.close();
+          stream = null;
+        } else {
+          pending.add((float[]) item);
+          int limit = firstBlockDone ? params.maxBlockFrames() : params.firstBlockFrames();
+          while (pending.size() < limit && handoff.peek() instanceof float[]) {
+            pending.add((float[]) handoff.poll());
+          }
+          if (!firstBlockDone && pending.size() < limit) {
+            continue; // wait for the first block to fill, or for the chunk to end
+          }
+          decodeBlock(stream, pending, sink, nanos);
+          firstBlockDone = true;
+        }
+      }
+    } finally {
+      if (stream != null) {
+        stream.close();
+      }
+    }
+  }
+
+  private void decodeBlock(
+      MimiDecoder.Stream stream, List<float[]> pending, PcmSink sink, AtomicLong nanos)
+      throws IOException {
+    int dim = flowLm.latentDim();
+    float[] block = new float[pending.size() * dim];
+    for (int i = 0; i < pending.size(); i++) {
+      System.arraycopy(pending.get(i), 0, block, i * dim, dim);
+    }
+    long t0 = System.nanoTime();
+    float[] pcm = stream.decode(block, pending.size());
+    nanos.addAndGet(System.nanoTime() - t0);
+    pending.clear();
+    sink.accept(pcm);
+  }
+
+  private static void awaitQuietly(Future<?> f) {
+    try {
+      f.get(10, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // the original failure is what the caller reports
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      decoderThreads.shutdownNow();
+      flowLm.close();
+      decoder.close();
+      graphs.forEach(Graph::close);
+      tokenizer.close();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package dev.pockettts.server.engine;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** The tiny stand-in models written by tools/make_test_models.py, and what they compute. */
+public final class TinyModels {
+
+  public static final Path BUNDLE = Path.of("src/test/resources/models/tiny-bundle");
+  public static final Path LEGACY = Path.of("src/test/resources/models/tiny-legacy");
+  public static final Path INCOMPATIBLE = Path.of("src/test/resources/models/tiny-incompatible");
+  public static final int SAMPLES_PER_FRAME = 1920;
+  public static final int SAMPLE_RATE = 24000;
+  public static final List<String> VOICES =
+      List.of(
+          "alba",
+          "marius",
+          "javert",
+          "jean",
+          "fantine",
+          "cosette",
+          "eponine",
+          "azelma",
+          "anna",
+          "vera",
+          "charles",
+          "paul",
+          "george",
+          "mary",
+          "jane",
+          "michael",
+          "eve",
+          "bill_boerst",
+          "peter_yearsley",
+          "stuart_bell",
+          "caro_davy");
+
+  private TinyModels() {}
+
+  /** Tone frequency of a built-in tiny voice. */
+  public static double voiceHz(String voice) {
+    return 100 * (1.5 + 0.125 * VOICES.indexOf(voice));
+  }
+
+  /** Frames of a chunk of {@code tokens} tokens: EOS after 2 frames per token, then the tail. */
+  public static int chunkFrames(int tokens, int framesAfterEos) {
+    return 2 * tokens + framesAfterEos;
+  }
+
+  /** Tone amplitude of a chunk of {@code tokens} tokens. */
+  public static double chunkAmplitude(int tokens) {
+    return Math.min(0.05 + 0.01 * tokens, 0.6);
+  }
+
+  public static PocketTtsEngine bundle() {
+    return PocketTtsEngine.load(BUNDLE, EngineOptions.defaults());
+  }
+
+  public static PocketTtsEngine legacy() {
+    return PocketTtsEngine.load(LEGACY, EngineOptions.defaults());
+  }
+}
