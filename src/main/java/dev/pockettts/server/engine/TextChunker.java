@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Prepares a script and splits it into chunks as the reference does (CONTRACT.md 3.1, 3.2):
@@ -17,6 +18,17 @@ public final class TextChunker {
 
   private static final String SENTENCE_END_PROBE = ".!...?";
   private static final String CLAUSE_END_PROBE = ",;:";
+  private static final Set<String> TITLES =
+      Set.of(
+          "Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.", "St.", "Sr.", "Jr.", "Messrs.", "Mme.",
+          "Mlle.", "Rev.", "Hon.", "Capt.", "Col.", "Gen.", "Lt.", "Sgt.", "Gov.", "Sen.", "Rep.",
+          "Fr.", "vs.", "e.g.", "i.e.", "etc.", "No.");
+  private static final String SPACE = "\u2581";
+  private static final Pattern SENTENCE_END_PIECE =
+      Pattern.compile("[.!?\u2026]+[\"')\\]}\u201d\u2019\u00bb]*");
+  private static final Pattern CLAUSE_END_PIECE =
+      Pattern.compile("[,;:]+[\"')\\]}\u201d\u2019\u00bb]*");
+  private static final String CLOSING_MARKS = "\"')]}”’»";
 
   private final Tokenizer tokenizer;
   private final boolean removeSemicolons;
@@ -81,7 +93,7 @@ public final class TextChunker {
     List<String> pieces = new ArrayList<>();
     for (String sentence : sentences(prepared)) {
       if (tokenizer.encode(sentence).length > maxTokens) {
-        List<String> clauses = splitAfter(sentence, clauseEnds);
+        List<String> clauses = splitAfter(sentence, clauseEnds, CLAUSE_END_PIECE);
         if (clauses.size() > 1) {
           for (String clause : clauses) {
             pieces.addAll(fitToLimits(clause));
@@ -130,17 +142,29 @@ public final class TextChunker {
 
   /** Sentences: a sentence ends at the first non-boundary token after boundary tokens. */
   List<String> sentences(String text) {
-    return splitAfter(text, sentenceEnds);
+    return splitAfter(text, sentenceEnds, SENTENCE_END_PIECE);
   }
 
-  private List<String> splitAfter(String text, Set<Integer> boundaries) {
+  /**
+   * Splits after runs of boundary tokens: the ids of the reference's probe string, plus any piece
+   * made only of such punctuation (a tokenizer may have merged pieces like {@code ?"}).
+   */
+  private List<String> splitAfter(String text, Set<Integer> boundaryIds, Pattern boundaryPiece) {
     int[] ids = tokenizer.encode(text);
     List<String> out = new ArrayList<>();
     int start = 0;
     boolean inBoundary = false;
     for (int i = 0; i < ids.length; i++) {
-      boolean boundary = boundaries.contains(ids[i]);
-      if (!boundary && inBoundary && i > start && !isDecimalPoint(ids, i)) {
+      boolean glued = !tokenizer.piece(ids[i]).startsWith(SPACE);
+      boolean boundary =
+          boundaryIds.contains(ids[i])
+              || (glued && boundaryPiece.matcher(text(ids[i])).matches())
+              || (inBoundary && isClosingMark(ids[i]));
+      if (!boundary
+          && inBoundary
+          && i > start
+          && !isDecimalPoint(ids, i)
+          && !isAbbreviation(ids, start, i)) {
         addSpan(out, ids, start, i);
         start = i;
       }
@@ -152,15 +176,39 @@ public final class TextChunker {
 
   /** True when ids[i-1] is a lone "." between two digits with no space, as in 3.14. */
   private boolean isDecimalPoint(int[] ids, int i) {
-    if (i < 2 || !tokenizer.piece(ids[i - 1]).equals(".")) {
+    if (i < 2 || !text(ids[i - 1]).equals(".") || tokenizer.piece(ids[i]).startsWith("▁")) {
       return false;
     }
-    String before = tokenizer.piece(ids[i - 2]);
-    String after = tokenizer.piece(ids[i]);
+    String before = text(ids[i - 2]);
+    String after = text(ids[i]);
     return !before.isEmpty()
         && Character.isDigit(before.charAt(before.length() - 1))
         && !after.isEmpty()
         && Character.isDigit(after.charAt(0));
+  }
+
+  /**
+   * A closing quote or bracket glued to a sentence end (as in {@code it."}) stays with that
+   * sentence; the reference would start the next sentence with it.
+   */
+  private boolean isClosingMark(int id) {
+    if (tokenizer.piece(id).startsWith("▁")) {
+      return false;
+    }
+    String t = text(id);
+    return !t.isEmpty() && t.chars().allMatch(c -> CLOSING_MARKS.indexOf(c) >= 0);
+  }
+
+  /** True when the span [from, end) ends with a title such as "Mrs." that names who follows. */
+  private boolean isAbbreviation(int[] ids, int from, int end) {
+    String span = decode(ids, from, end);
+    int space = span.lastIndexOf(' ');
+    String last = span.substring(space + 1);
+    return TITLES.contains(last);
+  }
+
+  private String text(int id) {
+    return tokenizer.decode(new int[] {id});
   }
 
   private void addSpan(List<String> out, int[] ids, int from, int to) {
@@ -211,16 +259,17 @@ public final class TextChunker {
     int start = 0;
     while (start < ids.length) {
       int end = start + 1;
-      while (end < ids.length
-          && end - start < maxTokens
-          && tokenizer.decode(java.util.Arrays.copyOfRange(ids, start, end + 1)).strip().length()
-              <= maxChars) {
+      while (end < ids.length && fits(decode(ids, start, end + 1))) {
         end++;
       }
       addSpan(out, ids, start, end);
       start = end;
     }
     return out;
+  }
+
+  private String decode(int[] ids, int from, int to) {
+    return tokenizer.decode(java.util.Arrays.copyOfRange(ids, from, to)).strip();
   }
 
   private Set<Integer> idsAfterFirst(String probe) {
