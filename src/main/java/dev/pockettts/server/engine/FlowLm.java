@@ -39,6 +39,7 @@ final class FlowLm implements AutoCloseable {
   private final OnnxTensor emptySequence;
   private final OnnxTensor emptyText;
   private final List<OnnxTensor> zeroState;
+  private final BufferPool pool = new BufferPool(4);
 
   FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
     this.env = env;
@@ -494,16 +495,16 @@ final class FlowLm implements AutoCloseable {
     long headNanos;
 
     Chunk(VoiceState voice, OnnxTensor textEmbeddings) {
-      Map<String, OnnxTensor> start = voice.materialize(env, states);
+      VoiceState.Materialized start = voice.materialize(env, states, pool);
       try {
-        inputs.putAll(start);
+        inputs.putAll(start.tensors());
         inputs.put(SEQUENCE, emptySequence);
         inputs.put(TEXT_EMBEDDINGS, textEmbeddings);
         long t0 = System.nanoTime();
         current = main.run(inputs);
         mainNanos += System.nanoTime() - t0;
       } finally {
-        start.values().forEach(OnnxTensor::close);
+        start.release(pool);
         inputs.clear();
       }
     }

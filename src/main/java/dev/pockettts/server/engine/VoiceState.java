@@ -3,6 +3,7 @@ package dev.pockettts.server.engine;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,27 +43,42 @@ public final class VoiceState {
     return parts.get(inputName);
   }
 
+  /** Tensors holding this state at full size, and the pooled buffers under them. */
+  record Materialized(Map<String, OnnxTensor> tensors, List<ByteBuffer> buffers) {
+
+    /** Closes the tensors and gives their buffers back; call once the run that read them ended. */
+    void release(BufferPool pool) {
+      tensors.values().forEach(OnnxTensor::close);
+      buffers.forEach(pool::release);
+    }
+  }
+
   /** New tensors, owned by the caller, holding this state at full size for a flow LM run. */
-  Map<String, OnnxTensor> materialize(OrtEnvironment env, List<StateSpec> specs) {
+  Materialized materialize(OrtEnvironment env, List<StateSpec> specs, BufferPool pool) {
     Map<String, OnnxTensor> out = new HashMap<>();
+    List<ByteBuffer> buffers = new ArrayList<>();
     try {
       for (StateSpec spec : specs) {
         Part part = parts.get(spec.inputName());
         if (part == null) {
           throw new EngineException("voice state has no tensor for " + spec);
         }
-        ByteBuffer full = Tensors.direct(spec.elements() * spec.dtype().bytes());
+        int size = Math.toIntExact(spec.elements() * spec.dtype().bytes());
+        ByteBuffer full;
         if (part.cache()) {
+          full = pool.acquire(size);
+          buffers.add(full);
           copyPrefix(part, spec, full);
         } else {
+          full = Tensors.direct(size);
           full.put(part.data().duplicate().rewind());
           full.rewind();
         }
         out.put(spec.inputName(), Tensors.of(env, full, spec.shape(), spec.dtype().javaType()));
       }
-      return out;
+      return new Materialized(out, buffers);
     } catch (RuntimeException e) {
-      out.values().forEach(OnnxTensor::close);
+      new Materialized(out, buffers).release(pool);
       throw e;
     }
   }
