@@ -1,5 +1,10 @@
 package dev.pockettts.server;
 
+import dev.pockettts.server.config.DotenvLoader;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.config.SettingsException;
+import java.util.HashMap;
+import java.util.Map;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 
@@ -8,6 +13,20 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
 public class TtsApplication {
 
   public static void main(String[] args) {
-    SpringApplication.run(TtsApplication.class, args);
+    Map<String, Object> dotenv = DotenvLoader.defaults();
+    try {
+      // fail fast, naming the setting, before Spring starts
+      ServerSettings.parse(
+          name -> {
+            String v = System.getenv(name);
+            return v != null ? v : (String) dotenv.get(name);
+          });
+    } catch (SettingsException e) {
+      System.err.println("pockettts-server: " + e.getMessage());
+      System.exit(2);
+    }
+    SpringApplication app = new SpringApplication(TtsApplication.class);
+    app.setDefaultProperties(new HashMap<>(dotenv));
+    app.run(args);
   }
 }

@@ -1,0 +1,105 @@
+package dev.pockettts.server.api;
+
+import dev.pockettts.server.audio.AudioFormat;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.model.DownloadProgress;
+import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.voice.VoiceService;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** {@code GET /health} and {@code GET /}: open to everyone, no key needed. */
+@RestController
+class InfoController {
+
+  private final ModelService models;
+  private final VoiceService voices;
+  private final ServerSettings settings;
+  private final String version;
+
+  InfoController(
+      ModelService models,
+      VoiceService voices,
+      ServerSettings settings,
+      @Value("${tts.version:unknown}") String version) {
+    this.models = models;
+    this.voices = voices;
+    this.settings = settings;
+    this.version = version;
+  }
+
+  @GetMapping("/health")
+  ResponseEntity<Map<String, Object>> health() {
+    ModelService.State state = models.state();
+    Map<String, Object> body = new LinkedHashMap<>();
+    boolean ready = state == ModelService.State.READY;
+    body.put("status", ready ? "ok" : state == ModelService.State.FAILED ? "error" : "loading");
+    body.put("model_loaded", ready);
+    body.put("model_state", state.name().toLowerCase(Locale.ROOT));
+    if (state == ModelService.State.FAILED) {
+      body.put("error", models.error());
+    }
+    DownloadProgress p = models.progress();
+    if (!ready && p.totalBytes() > 0) {
+      Map<String, Object> d = new LinkedHashMap<>();
+      d.put("percent", Math.round(p.percent() * 10) / 10.0);
+      d.put("downloaded_bytes", p.doneBytes());
+      d.put("total_bytes", p.totalBytes());
+      d.put("bytes_per_second", Math.round(p.bytesPerSecond()));
+      d.put("current_file", p.currentFile());
+      body.put("download", d);
+    }
+    body.put("voices", ready ? voices.builtInNames() : List.of());
+    String cloning = models.cloningProblem();
+    body.put("cloning_available", ready && cloning == null);
+    if (ready && cloning != null) {
+      body.put("cloning_unavailable_reason", cloning);
+    }
+    Map<String, Object> cache = new LinkedHashMap<>();
+    cache.put("voices", voices.cachedVoices());
+    cache.put("hits", voices.stats().hitCount());
+    cache.put("misses", voices.stats().missCount());
+    body.put("voice_cache", cache);
+    body.put("version", version);
+    return ResponseEntity.status(
+            state == ModelService.State.FAILED ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK)
+        .body(body);
+  }
+
+  @GetMapping("/")
+  Map<String, Object> info() {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("name", "PocketTTS Server");
+    body.put("version", version);
+    body.put("model_loaded", models.state() == ModelService.State.READY);
+    body.put(
+        "endpoints",
+        Map.of(
+            "POST /tts",
+                "JSON {script, model, type: file|url, format: mp3|wav|ogg}; header API_KEY",
+            "POST /tts/clone", "multipart: script, voice_file, type, format; header API_KEY",
+            "GET /health", "status, model loading progress, voices",
+            "GET /voice/{filename}", "audio files made with type=url"));
+    body.put(
+        "voices", models.state() == ModelService.State.READY ? voices.builtInNames() : List.of());
+    body.put("default_voice", TtsController.DEFAULT_VOICE);
+    body.put("formats", Arrays.stream(AudioFormat.values()).map(AudioFormat::extension).toList());
+    body.put("types", List.of("file", "url"));
+    Map<String, Object> limits = new LinkedHashMap<>();
+    limits.put("max_script_chars", settings.maxScriptChars());
+    limits.put("max_chars_per_chunk", settings.generation().maxCharsPerChunk());
+    limits.put("max_ref_duration_seconds", settings.maxRefDurationSeconds());
+    limits.put("max_upload_bytes", settings.maxUploadBytes());
+    body.put("limits", limits);
+    body.put("auth", "send the key as header API_KEY, X-API-Key, or Authorization: Bearer <key>");
+    return body;
+  }
+}

@@ -1,0 +1,87 @@
+package dev.pockettts.server.api;
+
+import dev.pockettts.server.engine.CloningUnavailableException;
+import dev.pockettts.server.engine.InvalidTextException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.multipart.MaxUploadSizeExceededException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+/** Turns every error into an RFC 9457 problem body; never a stack trace. */
+@RestControllerAdvice
+class ProblemAdvice extends ResponseEntityExceptionHandler {
+
+  private static final Logger log = LoggerFactory.getLogger(ProblemAdvice.class);
+
+  @ExceptionHandler(InvalidTextException.class)
+  ResponseEntity<Object> invalidText(InvalidTextException e, WebRequest request) {
+    return problem(
+        ApiException.badRequest("invalid-script", "Invalid script", e.getMessage()), request);
+  }
+
+  @ExceptionHandler(CloningUnavailableException.class)
+  ResponseEntity<Object> cloning(CloningUnavailableException e, WebRequest request) {
+    return problem(
+        new ApiException(
+            HttpStatus.SERVICE_UNAVAILABLE,
+            "cloning-unavailable",
+            "Voice cloning unavailable",
+            e.getMessage()),
+        request);
+  }
+
+  @ExceptionHandler(Exception.class)
+  ResponseEntity<Object> unexpected(Exception e, WebRequest request) {
+    log.error("Request failed", e);
+    return problem(
+        new ApiException(
+            HttpStatus.INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "the server failed to handle the request; see its log"),
+        request);
+  }
+
+  @Override
+  protected ResponseEntity<Object> handleMaxUploadSizeExceededException(
+      MaxUploadSizeExceededException ex,
+      HttpHeaders headers,
+      HttpStatusCode status,
+      WebRequest request) {
+    return problem(
+        new ApiException(
+            HttpStatus.PAYLOAD_TOO_LARGE,
+            "upload-too-large",
+            "Upload too large",
+            "the upload is larger than the server accepts (MAX_UPLOAD_MB)"),
+        request);
+  }
+
+  @Override
+  protected ResponseEntity<Object> handleHttpMessageNotReadable(
+      HttpMessageNotReadableException ex,
+      HttpHeaders headers,
+      HttpStatusCode status,
+      WebRequest request) {
+    return problem(
+        ApiException.badRequest(
+            "malformed-request",
+            "Malformed request",
+            "the request body is not valid JSON of the expected shape"),
+        request);
+  }
+
+  private ResponseEntity<Object> problem(ApiException e, WebRequest request) {
+    ProblemDetail body = e.getBody();
+    return handleExceptionInternal(e, body, e.getHeaders(), e.getStatusCode(), request);
+  }
+}

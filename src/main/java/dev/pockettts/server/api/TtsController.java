@@ -1,0 +1,162 @@
+package dev.pockettts.server.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.pockettts.server.audio.AudioFormat;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.VoiceState;
+import dev.pockettts.server.synthesis.TtsService;
+import dev.pockettts.server.voice.VoiceService;
+import java.io.IOException;
+import java.util.Locale;
+import org.springframework.http.ContentDisposition;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RequestPart;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.multipart.MultipartFile;
+import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
+import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The seed server's speech endpoints: {@code POST /tts} and {@code POST /tts/clone}. */
+@RestController
+class TtsController {
+
+  static final String DEFAULT_VOICE = "alba";
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  /** Body of {@code POST /tts}; every field but the script has the seed's default. */
+  record TtsRequest(String script, String model, String type, String format) {}
+
+  /** Answer to {@code type=url}. */
+  record UrlResponse(@JsonProperty("url") String url, @JsonProperty("filename") String filename) {}
+
+  private enum ReturnType {
+    FILE,
+    URL
+  }
+
+  private final TtsService tts;
+  private final VoiceService voices;
+  private final ServerSettings settings;
+
+  TtsController(TtsService tts, VoiceService voices, ServerSettings settings) {
+    this.tts = tts;
+    this.voices = voices;
+    this.settings = settings;
+  }
+
+  @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
+  ResponseEntity<StreamingResponseBody> speak(@RequestBody TtsRequest request) throws IOException {
+    if (request == null) {
+      throw ApiException.badRequest(
+          "missing-script", "Missing script", "the body must hold a script");
+    }
+    String script = script(request.script());
+    ReturnType type = type(request.type());
+    AudioFormat format = format(request.format());
+    String voice =
+        request.model() == null || request.model().isBlank()
+            ? DEFAULT_VOICE
+            : request.model().strip();
+    VoiceState state = voices.builtIn(voice);
+    return respond(script, state, type, format);
+  }
+
+  @PostMapping(path = "/tts/clone", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+  ResponseEntity<StreamingResponseBody> clone(
+      @RequestParam(name = "script", required = false) String script,
+      @RequestPart(name = "voice_file", required = false) MultipartFile voiceFile,
+      @RequestParam(name = "type", required = false) String type,
+      @RequestParam(name = "format", required = false) String format)
+      throws IOException {
+    String text = script(script);
+    ReturnType t = type(type);
+    AudioFormat f = format(format);
+    if (voiceFile == null) {
+      throw ApiException.badRequest(
+          "missing-voice-file",
+          "Missing voice file",
+          "the form must hold a voice_file part with the reference audio");
+    }
+    VoiceState state = voices.cloned(voiceFile.getBytes());
+    return respond(text, state, t, f);
+  }
+
+  private ResponseEntity<StreamingResponseBody> respond(
+      String script, VoiceState voice, ReturnType type, AudioFormat format) throws IOException {
+    tts.validate(script);
+    if (type == ReturnType.URL) {
+      String name = tts.save(script, voice, format);
+      String base =
+          settings.publicBaseUrl() != null
+              ? settings.publicBaseUrl()
+              : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
+      // one return type for both answers: Spring streams only ResponseEntity<StreamingResponseBody>
+      byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+      return ResponseEntity.ok()
+          .contentType(MediaType.APPLICATION_JSON)
+          .body(out -> out.write(json));
+    }
+    StreamingResponseBody body = out -> tts.stream(script, voice, format, out);
+    return ResponseEntity.ok()
+        .contentType(MediaType.parseMediaType(format.contentType()))
+        .header(
+            HttpHeaders.CONTENT_DISPOSITION,
+            ContentDisposition.attachment()
+                .filename("speech." + format.extension())
+                .build()
+                .toString())
+        .header(HttpHeaders.CACHE_CONTROL, "no-store")
+        .body(body);
+  }
+
+  private String script(String script) {
+    if (script == null || script.isBlank()) {
+      throw ApiException.badRequest(
+          "missing-script", "Missing script", "script is required and must not be empty");
+    }
+    if (script.length() > settings.maxScriptChars()) {
+      throw new ApiException(
+          HttpStatus.PAYLOAD_TOO_LARGE,
+          "script-too-long",
+          "Script too long",
+          "the script has "
+              + script.length()
+              + " characters; the limit is "
+              + settings.maxScriptChars()
+              + " (MAX_SCRIPT_CHARS)");
+    }
+    return script;
+  }
+
+  private static ReturnType type(String type) {
+    if (type == null || type.isBlank()) {
+      return ReturnType.FILE;
+    }
+    return switch (type.strip().toLowerCase(Locale.ROOT)) {
+      case "file" -> ReturnType.FILE;
+      case "url" -> ReturnType.URL;
+      default ->
+          throw ApiException.badRequest(
+              "unknown-type", "Unknown type", "type must be 'file' or 'url'");
+    };
+  }
+
+  private static AudioFormat format(String format) {
+    if (format == null || format.isBlank()) {
+      return AudioFormat.MP3;
+    }
+    AudioFormat f = AudioFormat.fromName(format);
+    if (f == null) {
+      throw ApiException.badRequest(
+          "unknown-format", "Unknown format", "format must be 'mp3', 'wav' or 'ogg'");
+    }
+    return f;
+  }
+}

@@ -1,0 +1,287 @@
+package dev.pockettts.server.audio;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ws.schild.jave.process.ffmpeg.DefaultFFMPEGLocator;
+
+/**
+ * Runs FFmpeg (JAVE's bundled binary, or {@code FFMPEG_PATH}) to encode PCM streams and decode
+ * uploaded audio. Arguments come from {@link AudioFormat} and numbers the server computes; no user
+ * text ever reaches the command line. Every process has a time limit.
+ */
+public final class Ffmpeg {
+
+  private static final Logger log = LoggerFactory.getLogger(Ffmpeg.class);
+  private static final long DECODE_TIMEOUT_SECONDS = 60;
+  private static final long FINISH_TIMEOUT_SECONDS = 30;
+
+  private final String executable;
+
+  private Ffmpeg(String executable) {
+    this.executable = executable;
+  }
+
+  /** FFmpeg at {@code path}, or JAVE's bundled binary when null. */
+  public static Ffmpeg locate(String path) {
+    if (path != null) {
+      return new Ffmpeg(path);
+    }
+    return new Ffmpeg(new DefaultFFMPEGLocator().getExecutablePath());
+  }
+
+  public String executable() {
+    return executable;
+  }
+
+  /** True when the binary runs. */
+  public boolean works() {
+    try {
+      Process p =
+          new ProcessBuilder(executable, "-hide_banner", "-version")
+              .redirectErrorStream(true)
+              .start();
+      p.getInputStream().readAllBytes();
+      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /**
+   * An encoder writing {@code format} to {@code out}; WAV is written directly, the rest by FFmpeg.
+   */
+  public PcmEncoder encoder(AudioFormat format, int sampleRate, OutputStream out)
+      throws IOException {
+    if (format == AudioFormat.WAV) {
+      return new WavEncoder(out, sampleRate);
+    }
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                executable,
+                "-nostdin",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "f32le",
+                "-ar",
+                Integer.toString(sampleRate),
+                "-ac",
+                "1",
+                "-i",
+                "pipe:0"));
+    cmd.addAll(format.ffmpegArgs());
+    cmd.add("pipe:1");
+    return new FfmpegEncoder(start(cmd), out);
+  }
+
+  private Process start(List<String> cmd) throws IOException {
+    try {
+      return new ProcessBuilder(cmd).start();
+    } catch (IOException e) {
+      throw new IOException("cannot start FFmpeg (" + executable + "): " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Decodes any audio FFmpeg reads into mono float PCM at {@code sampleRate}, keeping only the
+   * first {@code maxSeconds} (FFmpeg stops reading there, so long files are not decoded whole).
+   */
+  public float[] decode(Path input, double maxSeconds, int sampleRate)
+      throws IOException, UndecodableAudioException {
+    List<String> cmd =
+        List.of(
+            executable,
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            input.toAbsolutePath().toString(),
+            "-t",
+            String.format(Locale.ROOT, "%.3f", maxSeconds),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            Integer.toString(sampleRate),
+            "-f",
+            "f32le",
+            "pipe:1");
+    Process p = start(cmd);
+    StderrTail err = new StderrTail(p.getErrorStream());
+    err.start();
+    byte[] pcm;
+    try (InputStream in = p.getInputStream()) {
+      long limit = (long) Math.ceil(maxSeconds * sampleRate) * 4 + 4096;
+      pcm = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit));
+    }
+    try {
+      if (!p.waitFor(DECODE_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new UndecodableAudioException(
+            "FFmpeg took longer than " + DECODE_TIMEOUT_SECONDS + " s to decode the audio");
+      }
+      err.join(1000);
+    } catch (InterruptedException e) {
+      p.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while decoding audio", e);
+    }
+    if (p.exitValue() != 0) {
+      throw new UndecodableAudioException("FFmpeg cannot decode the audio: " + err.text());
+    }
+    int n = pcm.length / 4;
+    if (n == 0) {
+      throw new UndecodableAudioException("the audio holds no samples");
+    }
+    float[] out = new float[n];
+    ByteBuffer.wrap(pcm, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+    return out;
+  }
+
+  /** Thrown when uploaded audio cannot be decoded. */
+  public static final class UndecodableAudioException extends Exception {
+    public UndecodableAudioException(String message) {
+      super(message);
+    }
+  }
+
+  /** Keeps the last few kB of a process's stderr. */
+  private static final class StderrTail extends Thread {
+    private final InputStream in;
+    private final ByteArrayOutputStream tail = new ByteArrayOutputStream();
+
+    StderrTail(InputStream in) {
+      super("ffmpeg-stderr");
+      setDaemon(true);
+      this.in = in;
+    }
+
+    @Override
+    public void run() {
+      byte[] buf = new byte[4096];
+      try {
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          synchronized (tail) {
+            if (tail.size() > 8192) {
+              tail.reset();
+            }
+            tail.write(buf, 0, n);
+          }
+        }
+      } catch (IOException ignored) {
+        // the process ended
+      }
+    }
+
+    String text() {
+      synchronized (tail) {
+        String s = tail.toString(StandardCharsets.UTF_8).strip();
+        return s.isEmpty() ? "no error output" : s.lines().reduce((a, b) -> b).orElse(s);
+      }
+    }
+  }
+
+  /** Feeds f32le PCM to FFmpeg's stdin while a pump copies its stdout to the client. */
+  private static final class FfmpegEncoder implements PcmEncoder {
+    private final Process process;
+    private final OutputStream stdin;
+    private final Thread pump;
+    private final StderrTail err;
+    private volatile IOException pumpError;
+
+    FfmpegEncoder(Process process, OutputStream out) {
+      this.process = process;
+      this.stdin = process.getOutputStream();
+      this.err = new StderrTail(process.getErrorStream());
+      this.err.start();
+      this.pump =
+          new Thread(
+              () -> {
+                byte[] buf = new byte[8192];
+                try (InputStream in = process.getInputStream()) {
+                  int n;
+                  while ((n = in.read(buf)) > 0) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                  }
+                } catch (IOException e) {
+                  pumpError = e;
+                  process.destroyForcibly();
+                }
+              },
+              "ffmpeg-pump");
+      this.pump.setDaemon(true);
+      this.pump.start();
+    }
+
+    @Override
+    public void write(float[] samples) throws IOException {
+      if (pumpError != null) {
+        throw pumpError;
+      }
+      ByteBuffer b = ByteBuffer.allocate(samples.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+      b.asFloatBuffer().put(samples);
+      try {
+        stdin.write(b.array());
+        stdin.flush();
+      } catch (IOException e) {
+        throw pumpError != null ? pumpError : new IOException("FFmpeg stopped: " + err.text(), e);
+      }
+    }
+
+    @Override
+    public void finish() throws IOException {
+      stdin.close();
+      try {
+        if (!process.waitFor(FINISH_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          throw new IOException("FFmpeg did not finish within " + FINISH_TIMEOUT_SECONDS + " s");
+        }
+        pump.join(TimeUnit.SECONDS.toMillis(FINISH_TIMEOUT_SECONDS));
+        err.join(1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+        throw new IOException("interrupted while finishing the encoding", e);
+      }
+      if (pumpError != null) {
+        throw pumpError;
+      }
+      if (process.exitValue() != 0) {
+        throw new IOException("FFmpeg failed (exit " + process.exitValue() + "): " + err.text());
+      }
+    }
+
+    @Override
+    public void close() {
+      if (process.isAlive()) {
+        log.debug("Stopping an unfinished FFmpeg encoding");
+        process.destroyForcibly();
+      }
+      try {
+        stdin.close();
+      } catch (IOException ignored) {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,205 @@
+package dev.pockettts.server.config;
+
+import dev.pockettts.server.engine.EngineOptions;
+import dev.pockettts.server.engine.GenerationParams;
+import dev.pockettts.server.engine.Precision;
+import dev.pockettts.server.model.ModelSettings;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.function.Function;
+
+/**
+ * Every setting of the server, read from the environment and {@code .env} by the names in {@code
+ * .env.example}. Parsing checks each value and names the setting when one is wrong.
+ *
+ * @param apiKey the key clients send ({@code API_KEY}); null only with {@code AUTH_DISABLED=true}
+ * @param maxRefDurationSeconds reference audio kept for cloning ({@code MAX_REF_DURATION})
+ * @param maxScriptChars longest script accepted ({@code MAX_SCRIPT_CHARS})
+ * @param maxUploadBytes largest reference upload accepted ({@code MAX_UPLOAD_BYTES})
+ * @param voiceDir where {@code type=url} files are written ({@code VOICE_DIR})
+ * @param publicBaseUrl base of returned URLs ({@code PUBLIC_BASE_URL}), or null for the request's
+ * @param voiceCacheBytes weight limit of the voice-state cache ({@code VOICE_CACHE_MB})
+ */
+public record ServerSettings(
+    String apiKey,
+    boolean authDisabled,
+    int port,
+    double maxRefDurationSeconds,
+    int maxScriptChars,
+    long maxUploadBytes,
+    Path voiceDir,
+    String publicBaseUrl,
+    boolean forwardedHeaders,
+    long voiceCacheBytes,
+    String ffmpegPath,
+    ModelSettings model,
+    EngineOptions engine,
+    GenerationParams generation) {
+
+  /** Parses settings; {@code env} returns a raw value or null for each name. */
+  public static ServerSettings parse(Function<String, String> env) {
+    Reader r = new Reader(env);
+    String apiKey = r.string("API_KEY", null);
+    boolean authDisabled = r.bool("AUTH_DISABLED", false);
+    if (apiKey == null && !authDisabled) {
+      throw new SettingsException(
+          "API_KEY is not set. Set API_KEY in .env or the environment,"
+              + " or set AUTH_DISABLED=true to run without authentication (not for a network server)");
+    }
+    String publicBase = r.string("PUBLIC_BASE_URL", null);
+    if (publicBase != null) {
+      try {
+        URI u = URI.create(publicBase);
+        if (u.getScheme() == null || u.getHost() == null || !u.getScheme().startsWith("http")) {
+          throw new IllegalArgumentException();
+        }
+      } catch (IllegalArgumentException e) {
+        throw new SettingsException(
+            "PUBLIC_BASE_URL must be an http(s) URL such as"
+                + " https://tts.example.org, got '"
+                + publicBase
+                + "'");
+      }
+      publicBase = publicBase.replaceAll("/+$", "");
+    }
+    String precision = r.string("MODEL_PRECISION", "int8").toLowerCase(Locale.ROOT);
+    if (!precision.equals("int8") && !precision.equals("fp32")) {
+      throw new SettingsException("MODEL_PRECISION must be int8 or fp32, got '" + precision + "'");
+    }
+    Precision p = precision.equals("int8") ? Precision.INT8 : Precision.FP32;
+    String bundle = r.string("MODEL_BUNDLE", ModelSettings.DEFAULT_BUNDLE);
+    if (!bundle.matches("[A-Za-z0-9_.-]+") || bundle.contains("..")) {
+      throw new SettingsException(
+          "MODEL_BUNDLE must be a bundle name such as english_2026-04, got '" + bundle + "'");
+    }
+    ModelSettings model =
+        new ModelSettings(
+            r.path("MODELS_DIR", "models"),
+            r.string("MODEL_REPO", ModelSettings.DEFAULT_REPO),
+            r.string("MODEL_REVISION", ModelSettings.DEFAULT_REVISION),
+            bundle,
+            r.string("HF_TOKEN", null),
+            p,
+            r.bool("OFFLINE", false),
+            r.url("HF_ENDPOINT", ModelSettings.DEFAULT_ENDPOINT),
+            r.string("VOICE_REPO", ModelSettings.DEFAULT_VOICE_REPO),
+            r.string("VOICE_REVISION", ModelSettings.DEFAULT_VOICE_REVISION));
+    EngineOptions engine =
+        new EngineOptions(
+            p, r.integer("GENERATION_THREADS", 1, 1, 256), r.integer("DECODER_THREADS", 1, 1, 256));
+    Integer framesAfterEos = r.optionalInteger("FRAMES_AFTER_EOS", 1, 100);
+    Integer maxTokens = r.optionalInteger("MAX_TOKENS_PER_CHUNK", 1, 1000);
+    GenerationParams generation =
+        new GenerationParams(
+            (float) r.decimal("TEMPERATURE", 0.7, 0, 10),
+            r.integer("LSD_STEPS", 1, 1, 64),
+            (float) r.decimal("EOS_THRESHOLD", -4, -1000, 1000),
+            framesAfterEos,
+            maxTokens,
+            r.integer("MAX_CHARS_PER_CHUNK", 218, 1, 100_000),
+            null,
+            r.integer("DECODER_FIRST_BLOCK", 2, 1, GenerationParams.MAX_DECODER_BLOCK),
+            r.integer("DECODER_MAX_BLOCK", 12, 1, GenerationParams.MAX_DECODER_BLOCK));
+    return new ServerSettings(
+        apiKey,
+        authDisabled,
+        r.integer("PORT", 8000, 1, 65535),
+        r.decimal("MAX_REF_DURATION", 15, 0.1, 600),
+        r.integer("MAX_SCRIPT_CHARS", 100_000, 1, 10_000_000),
+        (long) r.integer("MAX_UPLOAD_MB", 20, 1, 2048) * 1024 * 1024,
+        r.path("VOICE_DIR", "voice"),
+        publicBase,
+        r.bool("FORWARDED_HEADERS", false),
+        (long) r.integer("VOICE_CACHE_MB", 512, 1, 1_000_000) * 1024 * 1024,
+        r.string("FFMPEG_PATH", null),
+        model,
+        engine,
+        generation);
+  }
+
+  /** Reads raw values and converts them, naming the setting on error. */
+  private record Reader(Function<String, String> env) {
+
+    String string(String name, String fallback) {
+      String v = env.apply(name);
+      return v == null || v.isBlank() ? fallback : v.strip();
+    }
+
+    boolean bool(String name, boolean fallback) {
+      String v = string(name, null);
+      if (v == null) {
+        return fallback;
+      }
+      return switch (v.toLowerCase(Locale.ROOT)) {
+        case "true", "1", "yes", "on" -> true;
+        case "false", "0", "no", "off" -> false;
+        default -> throw new SettingsException(name + " must be true or false, got '" + v + "'");
+      };
+    }
+
+    int integer(String name, int fallback, int min, int max) {
+      Integer v = optionalInteger(name, min, max);
+      return v == null ? fallback : v;
+    }
+
+    Integer optionalInteger(String name, int min, int max) {
+      String v = string(name, null);
+      if (v == null) {
+        return null;
+      }
+      try {
+        int n = Integer.parseInt(v);
+        if (n < min || n > max) {
+          throw new NumberFormatException();
+        }
+        return n;
+      } catch (NumberFormatException e) {
+        throw new SettingsException(
+            name + " must be a whole number from " + min + " to " + max + ", got '" + v + "'");
+      }
+    }
+
+    double decimal(String name, double fallback, double min, double max) {
+      String v = string(name, null);
+      if (v == null) {
+        return fallback;
+      }
+      try {
+        double d = Double.parseDouble(v);
+        if (!(d >= min && d <= max)) {
+          throw new NumberFormatException();
+        }
+        return d;
+      } catch (NumberFormatException e) {
+        throw new SettingsException(
+            name + " must be a number from " + min + " to " + max + ", got '" + v + "'");
+      }
+    }
+
+    Path path(String name, String fallback) {
+      String v = string(name, fallback);
+      try {
+        return Path.of(v).toAbsolutePath().normalize();
+      } catch (RuntimeException e) {
+        throw new SettingsException(name + " must be a folder path, got '" + v + "'");
+      }
+    }
+
+    URI url(String name, URI fallback) {
+      String v = string(name, null);
+      if (v == null) {
+        return fallback;
+      }
+      try {
+        URI u = URI.create(v);
+        if (u.getScheme() == null || u.getHost() == null) {
+          throw new IllegalArgumentException();
+        }
+        return u;
+      } catch (IllegalArgumentException e) {
+        throw new SettingsException(name + " must be a URL, got '" + v + "'");
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+package dev.pockettts.server.synthesis;
+
+import dev.pockettts.server.audio.AudioFormat;
+import dev.pockettts.server.audio.Ffmpeg;
+import dev.pockettts.server.audio.PcmEncoder;
+import dev.pockettts.server.audio.WavEncoder;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.Cancellation;
+import dev.pockettts.server.engine.PocketTtsEngine;
+import dev.pockettts.server.engine.SynthesisResult;
+import dev.pockettts.server.engine.VoiceState;
+import dev.pockettts.server.storage.AudioFileStore;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Service;
+
+/** Script to encoded audio: chunks through the engine, PCM blocks through the encoder. */
+@Service
+public class TtsService {
+
+  private static final Logger log = LoggerFactory.getLogger(TtsService.class);
+
+  private final ModelService models;
+  private final Ffmpeg ffmpeg;
+  private final AudioFileStore files;
+  private final ServerSettings settings;
+
+  public TtsService(
+      ModelService models, Ffmpeg ffmpeg, AudioFileStore files, ServerSettings settings) {
+    this.models = models;
+    this.ffmpeg = ffmpeg;
+    this.files = files;
+    this.settings = settings;
+  }
+
+  /**
+   * Checks that the script can be spoken (throws InvalidTextException) before a response starts.
+   */
+  public void validate(String script) {
+    models.engine().chunk(script, settings.generation());
+  }
+
+  /**
+   * Streams the speech to {@code out} as it is generated. Throws when the stream could not be
+   * completed (client gone, encoder failed), so that the response is aborted, not ended cleanly.
+   */
+  public SynthesisResult stream(
+      String script, VoiceState voice, AudioFormat format, OutputStream out) throws IOException {
+    PocketTtsEngine engine = models.engine();
+    try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
+      SynthesisResult r = run(engine, script, voice, encoder);
+      encoder.finish();
+      return r;
+    }
+  }
+
+  /** Writes the speech to a new file in the voice folder; returns its name. */
+  public String save(String script, VoiceState voice, AudioFormat format) throws IOException {
+    PocketTtsEngine engine = models.engine();
+    return files.write(
+        format,
+        file -> {
+          try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+            try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
+              run(engine, script, voice, encoder);
+              encoder.finish();
+            }
+          }
+          if (format == AudioFormat.WAV) {
+            fixWavHeader(file, engine.sampleRate());
+          }
+        });
+  }
+
+  private SynthesisResult run(
+      PocketTtsEngine engine, String script, VoiceState voice, PcmEncoder encoder)
+      throws IOException {
+    AtomicReference<IOException> failure = new AtomicReference<>();
+    Cancellation cancel = new Cancellation();
+    SynthesisResult r =
+        engine.synthesize(
+            script,
+            voice,
+            settings.generation(),
+            pcm -> {
+              try {
+                encoder.write(pcm);
+              } catch (IOException e) {
+                failure.compareAndSet(null, e);
+                throw e;
+              }
+            },
+            cancel);
+    if (failure.get() != null) {
+      throw failure.get();
+    }
+    log.debug(
+        "Synthesised {} chunks, {} frames, RTF {}",
+        r.chunks(),
+        r.frames(),
+        String.format("%.2f", r.realTimeFactor(engine.sampleRate())));
+    return r;
+  }
+
+  /** A saved WAV file gets its exact sizes (the streaming header has placeholders). */
+  private static void fixWavHeader(Path file, int sampleRate) throws IOException {
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+      long data = raf.length() - 44;
+      raf.seek(0);
+      raf.write(WavEncoder.header(sampleRate, Math.max(0, data)));
+    }
+  }
+}
