@@ -1,0 +1,92 @@
+package dev.pockettts.server.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.pockettts.server.engine.Precision;
+import dev.pockettts.server.model.ModelSettings;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ServerSettingsTest {
+
+  private static ServerSettings parse(String... pairs) {
+    Map<String, String> env = new HashMap<>();
+    for (int i = 0; i < pairs.length; i += 2) {
+      env.put(pairs[i], pairs[i + 1]);
+    }
+    return ServerSettings.parse(env::get);
+  }
+
+  @Test
+  void defaultsAreTheSeedsAndTheReferences() {
+    ServerSettings s = parse("API_KEY", "k");
+    assertThat(s.port()).isEqualTo(8000);
+    assertThat(s.maxRefDurationSeconds()).isEqualTo(15);
+    assertThat(s.generation().maxCharsPerChunk()).isEqualTo(218);
+    assertThat(s.generation().temperature()).isEqualTo(0.7f);
+    assertThat(s.generation().lsdSteps()).isEqualTo(1);
+    assertThat(s.generation().eosThreshold()).isEqualTo(-4f);
+    assertThat(s.generation().framesAfterEos()).isNull();
+    assertThat(s.model().repo()).isEqualTo("KevinAHM/pocket-tts-onnx");
+    assertThat(s.model().revision()).isEqualTo("58a6d00cf13d239b6748cb0769f35c580a8f606c");
+    assertThat(s.model().bundle()).isEqualTo("english_2026-04");
+    assertThat(s.model().precision()).isEqualTo(Precision.INT8);
+    assertThat(s.model().offline()).isFalse();
+    assertThat(s.model().endpoint()).isEqualTo(ModelSettings.DEFAULT_ENDPOINT);
+    assertThat(s.voiceDir().getFileName()).hasToString("voice");
+    assertThat(s.model().modelsDir().getFileName()).hasToString("models");
+  }
+
+  @Test
+  void withoutAKeyTheServerRefusesToStartUnlessAuthIsDisabledExplicitly() {
+    assertThatThrownBy(() -> parse())
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("API_KEY");
+    assertThat(parse("AUTH_DISABLED", "true").authDisabled()).isTrue();
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "PORT, eighty", "PORT, 70000", "MAX_REF_DURATION, -1", "MAX_REF_DURATION, soon",
+    "MAX_CHARS_PER_CHUNK, 0", "MODEL_PRECISION, int4", "OFFLINE, maybe", "TEMPERATURE, hot",
+    "LSD_STEPS, 0", "PUBLIC_BASE_URL, not a url", "HF_ENDPOINT, nowhere", "MODEL_BUNDLE, ../x",
+    "MAX_UPLOAD_MB, 0", "FRAMES_AFTER_EOS, 0"
+  })
+  void aBadValueIsRefusedNamingTheSetting(String name, String value) {
+    assertThatThrownBy(() -> parse("API_KEY", "k", name, value))
+        .isInstanceOf(SettingsException.class)
+        .hasMessageStartingWith(name)
+        .hasMessageContaining(value);
+  }
+
+  @Test
+  void valuesAreRead() {
+    ServerSettings s =
+        parse(
+            "API_KEY",
+            "k",
+            "PORT",
+            "9000",
+            "MODEL_PRECISION",
+            "FP32",
+            "OFFLINE",
+            "yes",
+            "PUBLIC_BASE_URL",
+            "https://tts.example.org/",
+            "MAX_REF_DURATION",
+            "7.5",
+            "TEMPERATURE",
+            "0");
+    assertThat(s.port()).isEqualTo(9000);
+    assertThat(s.model().precision()).isEqualTo(Precision.FP32);
+    assertThat(s.engine().precision()).isEqualTo(Precision.FP32);
+    assertThat(s.model().offline()).isTrue();
+    assertThat(s.publicBaseUrl()).isEqualTo("https://tts.example.org");
+    assertThat(s.maxRefDurationSeconds()).isEqualTo(7.5);
+    assertThat(s.generation().temperature()).isZero();
+  }
+}
