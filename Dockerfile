@@ -1,0 +1,25 @@
+# Build: ./mvnw package inside a JDK image
+FROM eclipse-temurin:17-jdk AS build
+WORKDIR /src
+COPY .mvn .mvn
+COPY mvnw pom.xml ./
+RUN ./mvnw -B -q dependency:go-offline
+COPY src src
+RUN ./mvnw -B -q package -DskipTests -Dspotless.check.skip=true -Djacoco.skip=true \
+    && cp target/pockettts-server-*.jar /src/app.jar
+
+# Run: a JRE, a non-root user, models and audio files on volumes
+FROM eclipse-temurin:17-jre
+RUN apt-get update && apt-get install -y --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home --home-dir /app --uid 10001 tts
+WORKDIR /app
+COPY --from=build /src/app.jar /app/app.jar
+RUN mkdir -p /app/models /app/voice && chown -R tts /app
+USER tts
+ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice MALLOC_ARENA_MAX=2
+VOLUME ["/app/models", "/app/voice"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD curl -fsS "http://127.0.0.1:${PORT}/health" || exit 1
+ENTRYPOINT ["java", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/app.jar"]
