@@ -603,13 +603,337 @@ def make_tiny(root, corpus):
     save(alfredo_flow_lm_main(), os.path.join(incompatible, "flow_lm_main.onnx"))
 
 
+# ---------------------------------------------------------------- full-size stand-ins (benchmark)
+#
+# Random weights with the real dimensions, so that the benchmark measures realistic costs:
+# flow LM d_model 1024, 6 layers, 16 heads x 64, FFN 4096, KV capacity 1000 (rewritten in full
+# every step, as KevinAHM's export does); flow head width 512 with 6 AdaLN blocks; a decoder
+# with a 2-layer d512 transformer at 200 Hz over a 1000-long ring cache and a SEANet-like
+# transposed-convolution stack (x6, x5, x4) to 24 kHz. The int8 files quantise every MatMul with
+# DynamicQuantizeLinear + MatMulInteger, as KevinAHM's quantize.py does. Not for the tests.
+
+class G:
+    """A small graph builder: unique names, initializers, int8 or fp32 linear layers."""
+
+    def __init__(self, rng, int8):
+        self.nodes, self.inits, self.n, self.rng, self.int8 = [], [], 0, rng, int8
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, array, base="c"):
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, op_type, inputs, base=None, **attrs):
+        out = self.name(base or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def linear(self, x, fan_in, fan_out, std=None, bias=True):
+        w = (self.rng.standard_normal((fan_in, fan_out)) * (std or 1.0 / math.sqrt(fan_in))).astype(np.float32)
+        if self.int8:
+            scale = np.abs(w).max() / 127.0
+            wq = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+            xq = self.name("xq")
+            xs = self.name("xs")
+            xz = self.name("xz")
+            self.nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [xq, xs, xz]))
+            y = self.op("MatMulInteger", [xq, self.const(wq, "wq"), xz, self.const(np.int8(0), "wz")])
+            yf = self.op("Cast", [y], to=TensorProto.FLOAT)
+            sc = self.op("Mul", [xs, self.const(np.float32(scale), "ws")])
+            out = self.op("Mul", [yf, sc])
+        else:
+            out = self.op("MatMul", [x, self.const(w, "w")])
+        if bias:
+            out = self.op("Add", [out, self.const(np.zeros(fan_out, dtype=np.float32), "b")])
+        return out
+
+    def layer_norm(self, x, dim):
+        return self.op("LayerNormalization", [x, self.const(np.ones(dim, dtype=np.float32)),
+                                              self.const(np.zeros(dim, dtype=np.float32))], axis=-1, epsilon=1e-5)
+
+    def gelu(self, x):
+        # tanh approximation; Gelu is not an ONNX op before opset 20
+        c = self.op("Mul", [x, self.const(np.float32(0.7978845608))])
+        x3 = self.op("Mul", [self.op("Mul", [x, x]), x])
+        inner = self.op("Add", [c, self.op("Mul", [x3, self.const(np.float32(0.0356774))])])
+        return self.op("Mul", [self.op("Mul", [x, self.const(np.float32(0.5))]),
+                               self.op("Add", [self.op("Tanh", [inner]), self.const(np.float32(1.0))])])
+
+    def silu(self, x):
+        return self.op("Mul", [x, self.op("Sigmoid", [x])])
+
+    def conv(self, x, cin, cout, k, transpose=False, stride=1):
+        if transpose:
+            w = (self.rng.standard_normal((cin, cout, k)) / math.sqrt(cin * k)).astype(np.float32)
+            return self.op("ConvTranspose", [x, self.const(w, "ct")], strides=[stride], kernel_shape=[k])
+        w = (self.rng.standard_normal((cout, cin, k)) / math.sqrt(cin * k)).astype(np.float32)
+        return self.op("Conv", [x, self.const(w, "cw")], kernel_shape=[k], pads=[k // 2, k // 2])
+
+    def attention(self, q, cache_k, cache_v, valid, heads, head_dim, scale):
+        """q [1,H,N,D], cache_k/v [1,H,T,D] (the used positions) -> [1,H,N,D]."""
+        kt = self.op("Transpose", [cache_k], perm=[0, 1, 3, 2])
+        scores = self.op("Mul", [self.op("MatMul", [q, kt]), self.const(np.float32(scale))])
+        return self.op("MatMul", [self.op("Softmax", [scores], axis=-1), cache_v])
+
+
+def kv_write(g, cache, k_new, v_new, positions, lead_dims):
+    """Writes keys and values into a [2, *lead, T, ...] cache at `positions` (int64 [n]) with
+    ScatterND: one copy of the cache per step, as an exported in-graph cache update makes."""
+    kv = g.op("Concat", [g.op("Unsqueeze", [k_new, g.const(i64([0]))]),
+                         g.op("Unsqueeze", [v_new, g.const(i64([0]))])], axis=0)
+    dims = [2] + lead_dims  # the axes before time
+    n = g.op("Shape", [positions])
+    grid_shape = g.op("Concat", [g.const(i64(dims)), n, g.const(i64([1]))], axis=0)
+    parts = []
+    for axis, size in enumerate(dims):
+        shape = [1] * (len(dims) + 2)
+        shape[axis] = size
+        parts.append(g.op("Expand", [g.const(np.arange(size, dtype=np.int64).reshape(shape)), grid_shape]))
+    t_shape = g.const(i64([1] * len(dims) + [-1, 1]))
+    parts.append(g.op("Expand", [g.op("Reshape", [positions, t_shape]), grid_shape]))
+    indices = g.op("Concat", parts, axis=-1)
+    return g.op("ScatterND", [cache, indices, kv])
+
+
+def used_prefix(g, cache, length, time_axis):
+    """cache[..., :length, ...] along time_axis, then split into keys and values."""
+    part = g.op("Slice", [cache, g.const(i64([0])), length, g.const(i64([time_axis]))])
+    return (g.op("Gather", [part, g.const(np.int64(0))], axis=0),
+            g.op("Gather", [part, g.const(np.int64(1))], axis=0))
+
+
+def full_flow_lm_main(rng, int8, layers=6, d=1024, heads=16, head_dim=64, ffn=4096, capacity=1000):
+    g = G(rng, int8)
+    inputs = [helper.make_tensor_value_info("sequence", TensorProto.FLOAT, [1, "seq_len", LATENT]),
+              helper.make_tensor_value_info("text_embeddings", TensorProto.FLOAT, [1, "text_len", d])]
+    outputs = [helper.make_tensor_value_info("conditioning", TensorProto.FLOAT, [1, d]),
+               helper.make_tensor_value_info("eos_logit", TensorProto.FLOAT, [1, 1])]
+    seq = g.op("Where", [g.op("IsNaN", ["sequence"]), g.const(np.zeros((1, 1, LATENT), np.float32)), "sequence"])
+    x = g.op("Concat", ["text_embeddings", g.linear(seq, LATENT, d)], axis=1)
+    n = g.op("Gather", [g.op("Shape", [x]), g.const(i64([1]))], axis=0)
+    text_len = g.op("Gather", [g.op("Shape", ["text_embeddings"]), g.const(i64([1]))], axis=0)
+    heads_shape = g.const(i64([1, -1, heads, head_dim]))
+    for index, module, key in flow_state_names(layers):
+        name, out = f"state_{index}", f"out_state_{index}"
+        if key == "cache":
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [2, 1, capacity, heads, head_dim]))
+            outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, [2, 1, capacity, heads, head_dim]))
+            cache = name
+            cache_out = out
+            continue
+        if key == "current_end":
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [0]))
+            outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, [0]))
+            g.nodes.append(helper.make_node("Identity", [name], [out]))
+            continue
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.INT64, [1]))
+        outputs.append(helper.make_tensor_value_info(out, TensorProto.INT64, [1]))
+        h = g.layer_norm(x, d)
+        q = g.op("Reshape", [g.linear(h, d, d), heads_shape])
+        k = g.op("Reshape", [g.linear(h, d, d), heads_shape])
+        v = g.op("Reshape", [g.linear(h, d, d), heads_shape])
+        positions = g.op("Add", [g.op("Range", [g.op("Squeeze", [name]), g.op("Squeeze", [g.op("Add", [name, n])]),
+                                                g.const(np.int64(1))]), g.const(i64([0]))])
+        new_cache = kv_write(g, cache, k, v, positions, [1])
+        end = g.op("Add", [name, n])
+        g.nodes.append(helper.make_node("Identity", [new_cache], [cache_out]))
+        g.nodes.append(helper.make_node("Identity", [end], [out]))
+        ck, cv = used_prefix(g, new_cache, end, 2)
+        ck = g.op("Transpose", [ck], perm=[0, 2, 1, 3])
+        cv = g.op("Transpose", [cv], perm=[0, 2, 1, 3])
+        att = g.attention(g.op("Transpose", [q], perm=[0, 2, 1, 3]), ck, cv, None, heads, head_dim,
+                          1 / math.sqrt(head_dim))
+        att = g.op("Reshape", [g.op("Transpose", [att], perm=[0, 2, 1, 3]), g.const(i64([1, -1, d]))])
+        x = g.op("Add", [x, g.linear(att, d, d)])
+        f = g.linear(g.gelu(g.linear(g.layer_norm(x, d), d, ffn)), ffn, d)
+        x = g.op("Add", [x, f])
+    out = g.layer_norm(x, d)
+    # [1, d]: the first sequence row (the last row for prompt calls, whose output is unused)
+    row = g.op("Min", [text_len, g.op("Sub", [n, g.const(i64([1]))])])
+    first = g.op("Gather", [out, g.op("Squeeze", [row])], axis=1)
+    g.nodes.append(helper.make_node("Identity", [first], ["conditioning"]))
+    eos = g.op("MatMul", [first, g.const(np.zeros((d, 1), np.float32))])
+    g.nodes.append(helper.make_node("Add", [eos, g.const(np.full((1, 1), -10.0, np.float32))], ["eos_logit"]))
+    return helper.make_graph(g.nodes, "flow_lm_main", inputs, outputs, initializer=g.inits)
+
+
+def full_flow_lm_flow(rng, int8, d=1024, width=512, blocks=6):
+    g = G(rng, int8)
+    freqs = np.exp(-math.log(10000) * np.arange(128) / 128).astype(np.float32).reshape(1, 128)
+
+    def time_embedding(t):
+        arg = g.op("MatMul", [t, g.const(freqs)])
+        emb = g.op("Concat", [g.op("Cos", [arg]), g.op("Sin", [arg])], axis=1)
+        return g.linear(g.silu(g.linear(emb, 256, width)), width, width)
+
+    temb = g.op("Mul", [g.op("Add", [time_embedding("s"), time_embedding("t")]), g.const(np.float32(0.5))])
+    cond = g.op("Add", [g.linear("c", d, width), temb])
+    h = g.linear("x", LATENT, width)
+    for _ in range(blocks):
+        mod = g.linear(g.silu(cond), width, 3 * width)
+        shift, scale, gate = (g.name("shift"), g.name("scale"), g.name("gate"))
+        g.nodes.append(helper.make_node("Split", [mod, g.const(i64([width] * 3))], [shift, scale, gate], axis=1))
+        y = g.op("Add", [g.op("Mul", [g.layer_norm(h, width), g.op("Add", [scale, g.const(np.float32(1))])]), shift])
+        y = g.linear(g.silu(g.linear(y, width, width)), width, width)
+        h = g.op("Add", [h, g.op("Mul", [gate, y])])
+    out = g.linear(g.layer_norm(h, width), width, LATENT)
+    g.nodes.append(helper.make_node("Identity", [out], ["flow_dir"]))
+    return helper.make_graph(
+        g.nodes, "flow_lm_flow",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", w]) for n, w in
+         (("c", d), ("s", 1), ("t", 1), ("x", LATENT))],
+        [helper.make_tensor_value_info("flow_dir", TensorProto.FLOAT, ["batch", LATENT])], initializer=g.inits)
+
+
+def real_mimi_state_table():
+    """The 56 decoder states with the real shapes (CONTRACT.md 2.1)."""
+    b, f, i = "bool", "float32", "int64"
+    t = []
+
+    def conv(module, channels, width):
+        t.append((module, "first", b, [1]))
+        t.append((module, "previous", f, [1, channels, width]))
+
+    conv("decoder.model.0", 512, 6)
+    conv("decoder.model.11", 64, 2)
+    t.append(("decoder.model.2", "partial", f, [1, 256, 6]))
+    conv("decoder.model.3.block.1", 256, 2)
+    conv("decoder.model.3.block.3", 128, 0)
+    t.append(("decoder.model.5", "partial", f, [1, 128, 5]))
+    conv("decoder.model.6.block.1", 128, 2)
+    conv("decoder.model.6.block.3", 64, 0)
+    t.append(("decoder.model.8", "partial", f, [1, 64, 4]))
+    conv("decoder.model.9.block.1", 64, 2)
+    conv("decoder.model.9.block.3", 32, 0)
+    for layer in range(2):
+        module = f"decoder_transformer.transformer.layers.{layer}.self_attn"
+        t += [(module, "cache", f, [2, 1, 8, 1000, 64]), (module, "end_offset", i, [1]), (module, "offset", i, [1])]
+    conv("downsample.conv", 512, 16)
+    for k in range(11):
+        conv(f"encoder.model.{k}", 64, 2 if k % 3 else 0)
+    for layer in range(2):
+        module = f"encoder_transformer.transformer.layers.{layer}.self_attn"
+        t += [(module, "cache", f, [2, 1, 8, 1000, 64]), (module, "end_offset", i, [1]), (module, "offset", i, [1])]
+    t.append(("upsample.convtr", "partial", f, [1, 512, 16]))
+    return t
+
+
+def full_mimi_decoder(rng, int8, d=512, heads=8, head_dim=64, ffn=2048, capacity=1000):
+    g = G(rng, int8)
+    table = real_mimi_state_table()
+    inputs = [helper.make_tensor_value_info("latent", TensorProto.FLOAT, [1, "seq_len", LATENT])]
+    outputs = [helper.make_tensor_value_info("audio_frame", TensorProto.FLOAT, [1, 1, "audio_len"])]
+    for index, (module, key, dtype, shape) in enumerate(table):
+        inputs.append(helper.make_tensor_value_info(f"state_{index}", ONNX_TYPES[dtype], shape))
+        outputs.append(helper.make_tensor_value_info(f"out_state_{index}", ONNX_TYPES[dtype], shape))
+    z = g.linear("latent", LATENT, d)  # [1, S, 512]
+    z = g.op("Reshape", [g.linear(z, d, 16 * d, bias=False), g.const(i64([1, -1, d]))])  # x16 upsample
+    n = g.op("Gather", [g.op("Shape", [z]), g.const(i64([1]))], axis=0)
+    heads_shape = g.const(i64([1, -1, heads, head_dim]))
+    handled = set()
+    x = z
+    for layer, base in ((0, 19), (1, 22)):
+        cache, end_offset, offset = (f"state_{base}", f"state_{base + 1}", f"state_{base + 2}")
+        h = g.layer_norm(x, d)
+        q, k, v = (g.op("Transpose", [g.op("Reshape", [g.linear(h, d, d), heads_shape])], perm=[0, 2, 1, 3])
+                   for _ in range(3))
+        ring = g.op("Add", [g.op("Range", [g.op("Squeeze", [end_offset]),
+                                           g.op("Squeeze", [g.op("Add", [end_offset, n])]), g.const(np.int64(1))]),
+                            g.const(i64([0]))])
+        positions = g.op("Mod", [ring, g.const(i64([capacity]))])
+        new_cache = kv_write(g, cache, k, v, positions, [1, heads])
+        used = g.op("Min", [g.op("Add", [end_offset, n]), g.const(i64([capacity]))])
+        g.nodes.append(helper.make_node("Identity", [new_cache], [f"out_state_{base}"]))
+        g.nodes.append(helper.make_node("Add", [end_offset, n], [f"out_state_{base + 1}"]))
+        g.nodes.append(helper.make_node("Add", [offset, n], [f"out_state_{base + 2}"]))
+        handled.update({base, base + 1, base + 2})
+        ck, cv = used_prefix(g, new_cache, used, 3)
+        att = g.attention(q, ck, cv, None, heads, head_dim, 1 / math.sqrt(head_dim))
+        att = g.op("Reshape", [g.op("Transpose", [att], perm=[0, 2, 1, 3]), g.const(i64([1, -1, d]))])
+        x = g.op("Add", [x, g.linear(att, d, d)])
+        x = g.op("Add", [x, g.linear(g.gelu(g.linear(g.layer_norm(x, d), d, ffn)), ffn, d)])
+    y = g.op("Transpose", [x], perm=[0, 2, 1])  # [1, 512, 16S]
+    y = g.conv(y, d, d, 7)
+    for cin, cout, stride in ((512, 256, 6), (256, 128, 5), (128, 64, 4)):
+        y = g.op("Elu", [y])
+        y = g.conv(y, cin, cout, 2 * stride, transpose=True, stride=stride)
+        length = g.op("Mul", [g.op("Gather", [g.op("Shape", [y]), g.const(i64([2]))], axis=0),
+                              g.const(i64([1]))])
+        y = g.op("Slice", [y, g.const(i64([0])), g.op("Sub", [length, g.const(i64([stride]))]), g.const(i64([2]))])
+        r = g.conv(g.op("Elu", [g.conv(g.op("Elu", [y]), cout, cout // 2, 3)]), cout // 2, cout, 1)
+        y = g.op("Add", [y, r])
+    audio = g.conv(g.op("Elu", [y]), 64, 1, 7)
+    g.nodes.append(helper.make_node("Tanh", [audio], ["audio_frame"]))
+    for index in range(len(table)):
+        if index not in handled:
+            g.nodes.append(helper.make_node("Identity", [f"state_{index}"], [f"out_state_{index}"]))
+    return helper.make_graph(g.nodes, "mimi_decoder", inputs, outputs, initializer=g.inits)
+
+
+def full_mimi_encoder(rng, d=1024):
+    g = G(rng, False)
+    frames = g.op("Reshape", ["audio", g.const(i64([1, -1, SAMPLES_PER_FRAME]))])
+    out = g.linear(g.op("Tanh", [g.linear(frames, SAMPLES_PER_FRAME, 512)]), 512, d)
+    g.nodes.append(helper.make_node("Identity", [out], ["latents"]))
+    return helper.make_graph(g.nodes, "mimi_encoder",
+                             [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, 1, "audio_len"])],
+                             [helper.make_tensor_value_info("latents", TensorProto.FLOAT, [1, "frames", d])],
+                             initializer=g.inits)
+
+
+def save_large(graph, path):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="make_test_models")
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def make_full_size(out, tokenizer):
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    for int8 in (True, False):
+        suffix = "_int8" if int8 else ""
+        save_large(full_flow_lm_main(rng, int8), os.path.join(out, f"flow_lm_main{suffix}.onnx"))
+        save_large(full_flow_lm_flow(rng, int8), os.path.join(out, f"flow_lm_flow{suffix}.onnx"))
+        save_large(full_mimi_decoder(rng, int8), os.path.join(out, f"mimi_decoder{suffix}.onnx"))
+    save_large(text_conditioner(4000, 1024), os.path.join(out, "text_conditioner.onnx"))
+    save_large(full_mimi_encoder(rng), os.path.join(out, "mimi_encoder.onnx"))
+    shutil.copy(tokenizer, os.path.join(out, "tokenizer.model"))
+    np.save(os.path.join(out, "bos_before_voice.npy"), np.zeros((1, 1, 1024), dtype=np.float32))
+    manifest = []
+    for index, module, key in flow_state_names(6):
+        shape = {"cache": [2, 1, 1000, 16, 64], "current_end": [0], "step": [1]}[key]
+        dtype = "int64" if key == "step" else "float32"
+        manifest.append(manifest_entry(index, module, key, dtype, shape, "zeros"))
+    mimi = [manifest_entry(i, m, k, dt, sh, "zeros") for i, (m, k, dt, sh) in enumerate(real_mimi_state_table())]
+    meta = {
+        "schema_version": 2, "bundle_name": "full_size_standin", "language": "english", "sample_rate": 24000,
+        "frame_rate": 12.5, "samples_per_frame": SAMPLES_PER_FRAME, "latent_dim": LATENT, "conditioning_dim": 1024,
+        "pad_with_spaces_for_short_inputs": False, "remove_semicolons": False,
+        "model_recommended_frames_after_eos": None, "max_token_per_chunk": 50, "insert_bos_before_voice": True,
+        "tokenizer_file": "tokenizer.model", "bos_before_voice_file": "bos_before_voice.npy",
+        "predefined_voices": [], "flow_lm_state_manifest": manifest, "mimi_state_manifest": mimi,
+    }
+    with open(os.path.join(out, "bundle.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.dirname(here)
     parser.add_argument("--out", default=os.path.join(repo, "src", "test", "resources", "models"))
     parser.add_argument("--corpus", default=os.path.join(repo, "src", "test", "resources", "text", "pride-and-prejudice.txt"))
+    parser.add_argument("--full-size", metavar="OUT_DIR",
+                        help="write full-size stand-in graphs with random weights for the benchmark")
     args = parser.parse_args()
+    if args.full_size:
+        make_full_size(args.full_size, os.path.join(args.out, "tiny-bundle", "tokenizer.model"))
+        print("wrote", args.full_size)
+        return
     make_tiny(args.out, args.corpus)
     print("wrote", args.out)
 

@@ -1,5 +1,6 @@
 package dev.pockettts.server;
 
+import dev.pockettts.server.bench.EngineBenchmark;
 import dev.pockettts.server.config.DotenvLoader;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.config.SettingsException;
@@ -12,7 +13,11 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
 @SpringBootApplication
 public class TtsApplication {
 
-  public static void main(String[] args) {
+  public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("bench-engine")) {
+      EngineBenchmark.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
     Map<String, Object> dotenv = DotenvLoader.defaults();
     try {
       // fail fast, naming the setting, before Spring starts
