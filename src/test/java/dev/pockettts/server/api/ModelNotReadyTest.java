@@ -1,0 +1,59 @@
+package dev.pockettts.server.api;
+
+import static dev.pockettts.server.api.ServerHarness.KEY;
+import static dev.pockettts.server.api.ServerHarness.assertProblem;
+import static dev.pockettts.server.api.ServerHarness.json;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.synthesis.ModelService;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.web.ErrorResponseException;
+
+/** Without a model the server still answers: 503 problems for speech, the reason in /health. */
+@SpringBootTest(
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {
+      "API_KEY=" + KEY,
+      "MODELS_DIR=target/no-such-models",
+      "OFFLINE=true",
+      "VOICE_DIR=target/test-voice-none"
+    })
+class ModelNotReadyTest {
+
+  @LocalServerPort int port;
+
+  @Test
+  void aModelThatCannotLoadIsReportedAndSpeechIsRefused() throws Exception {
+    ServerHarness server = new ServerHarness(port);
+    var health = server.get("/health");
+    for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
+      Thread.sleep(50);
+      health = server.get("/health");
+    }
+    assertThat(health.statusCode()).isEqualTo(503);
+    assertThat(json(health).path("error").asString()).contains("OFFLINE=true");
+    assertProblem(server.postJson("/tts", "{\"script\":\"Hello.\"}"), 503, "model-failed");
+    assertThat(server.get("/").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void whileLoadingSpeechGets503WithRetryAfter(@TempDir Path dir) {
+    ServerSettings settings =
+        ServerSettings.parse(Map.of("API_KEY", "k", "MODELS_DIR", dir.toString())::get);
+    ModelService notStarted = new ModelService(settings);
+    try {
+      notStarted.engine();
+      throw new AssertionError("expected a 503");
+    } catch (ErrorResponseException e) {
+      assertThat(e.getStatusCode().value()).isEqualTo(503);
+      assertThat(e.getHeaders().getFirst("Retry-After")).isNotBlank();
+      assertThat(e.getBody().getType().toString()).isEqualTo("/problems/model-not-ready");
+    }
+  }
+}

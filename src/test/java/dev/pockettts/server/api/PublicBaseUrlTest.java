@@ -1,0 +1,45 @@
+package dev.pockettts.server.api;
+
+import static dev.pockettts.server.api.ServerHarness.KEY;
+import static dev.pockettts.server.api.ServerHarness.json;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.http.HttpRequest;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+/** PUBLIC_BASE_URL wins over the request; forwarded headers are ignored unless enabled. */
+@SpringBootTest(
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {
+      "API_KEY=" + KEY,
+      "MODELS_DIR=src/test/resources/models/tiny-bundle",
+      "OFFLINE=true",
+      "PUBLIC_BASE_URL=https://speech.example.net/",
+      "VOICE_DIR=target/test-voice-public"
+    })
+class PublicBaseUrlTest {
+
+  @LocalServerPort int port;
+
+  @Test
+  void urlsUseThePublicBase() throws Exception {
+    ServerHarness server = new ServerHarness(port);
+    server.awaitReady();
+    var r =
+        server.send(
+            server
+                .request("/tts")
+                .header("API_KEY", KEY)
+                .header("Content-Type", "application/json")
+                .header("X-Forwarded-Host", "evil.example.com")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"script\":\"Public base.\",\"type\":\"url\",\"format\":\"wav\"}"))
+                .build());
+    assertThat(r.statusCode()).isEqualTo(200);
+    String url = json(r).path("url").asString();
+    assertThat(url).startsWith("https://speech.example.net/voice/audio_").endsWith(".wav");
+  }
+}
