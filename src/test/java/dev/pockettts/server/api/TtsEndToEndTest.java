@@ -30,6 +30,7 @@ import tools.jackson.databind.JsonNode;
       "OFFLINE=true",
       "TEMPERATURE=0",
       "MAX_SCRIPT_CHARS=5000",
+      "MAX_UPLOAD_MB=2",
       "VOICE_DIR=target/test-voice"
     })
 class TtsEndToEndTest {
