@@ -320,42 +320,47 @@ def flow_lm_flow(expect_bbv, dim=D):
 
 # ---------------------------------------------------------------- mimi decoder
 
-def mimi_state_table():
-    """(module, key, dtype, shape) for the 56 decoder states, real order, tiny sizes."""
+def mimi_state_table(width=(8, 4, 8, 8, 4, 4, 4, 4, 4, 4, 2, 8, 4, 8), cache=MIMI_CACHE):
+    """(module, key, dtype, shape) for the 56 decoder states in the real order. `width` holds the
+    channel counts of the conv buffers in table order (real: 512, 64, 256, 256, 128, 128, 128,
+    64, 64, 64, 32, 512, 64, 512); `cache` the ring-cache shape (real: [2, 1, 8, 1000, 64])."""
     b, f, i = "bool", "float32", "int64"
     t = []
+    w = iter(width)
 
-    def conv(module, channels, width):
+    def conv(module, channels, length):
         t.append((module, "first", b, [1]))
-        t.append((module, "previous", f, [1, channels, width]))
+        t.append((module, "previous", f, [1, channels, length]))
 
-    conv("decoder.model.0", 8, 6)
-    conv("decoder.model.11", 4, 2)
-    t.append(("decoder.model.2", "partial", f, [1, 8, 6]))
-    conv("decoder.model.3.block.1", 8, 2)
-    conv("decoder.model.3.block.3", 4, 0)
-    t.append(("decoder.model.5", "partial", f, [1, 4, 5]))
-    conv("decoder.model.6.block.1", 4, 2)
-    conv("decoder.model.6.block.3", 4, 0)
-    t.append(("decoder.model.8", "partial", f, [1, 4, 4]))
-    conv("decoder.model.9.block.1", 4, 2)
-    conv("decoder.model.9.block.3", 2, 0)
-    for layer in range(2):
-        module = f"decoder_transformer.transformer.layers.{layer}.self_attn"
-        t.append((module, "cache", f, list(MIMI_CACHE)))
-        t.append((module, "end_offset", i, [1]))
-        t.append((module, "offset", i, [1]))
-    conv("downsample.conv", 8, 16)
+    def attention(prefix):
+        for layer in range(2):
+            module = f"{prefix}.transformer.layers.{layer}.self_attn"
+            t.extend([(module, "cache", f, list(cache)), (module, "end_offset", i, [1]), (module, "offset", i, [1])])
+
+    conv("decoder.model.0", next(w), 6)
+    conv("decoder.model.11", next(w), 2)
+    t.append(("decoder.model.2", "partial", f, [1, next(w), 6]))
+    conv("decoder.model.3.block.1", next(w), 2)
+    conv("decoder.model.3.block.3", next(w), 0)
+    t.append(("decoder.model.5", "partial", f, [1, next(w), 5]))
+    conv("decoder.model.6.block.1", next(w), 2)
+    conv("decoder.model.6.block.3", next(w), 0)
+    t.append(("decoder.model.8", "partial", f, [1, next(w), 4]))
+    conv("decoder.model.9.block.1", next(w), 2)
+    conv("decoder.model.9.block.3", next(w), 0)
+    attention("decoder_transformer")
+    conv("downsample.conv", next(w), 16)
+    encoder = next(w)
     for k in range(11):
-        conv(f"encoder.model.{k}", 4, 2 if k % 3 else 0)
-    for layer in range(2):
-        module = f"encoder_transformer.transformer.layers.{layer}.self_attn"
-        t.append((module, "cache", f, list(MIMI_CACHE)))
-        t.append((module, "end_offset", i, [1]))
-        t.append((module, "offset", i, [1]))
-    t.append(("upsample.convtr", "partial", f, [1, 8, 16]))
+        conv(f"encoder.model.{k}", encoder, 2 if k % 3 else 0)
+    attention("encoder_transformer")
+    t.append(("upsample.convtr", "partial", f, [1, next(w), 16]))
     assert len(t) == 56 and sum(1 for e in t if e[2] == b) == 20
     return t
+
+
+REAL_MIMI_WIDTHS = (512, 64, 256, 256, 128, 128, 128, 64, 64, 64, 32, 512, 64, 512)
+REAL_MIMI_CACHE = [2, 1, 8, 1000, 64]
 
 
 ONNX_TYPES = {"bool": TensorProto.BOOL, "float32": TensorProto.FLOAT, "int64": TensorProto.INT64}
@@ -789,42 +794,9 @@ def full_flow_lm_flow(rng, int8, d=1024, width=512, blocks=6):
         [helper.make_tensor_value_info("flow_dir", TensorProto.FLOAT, ["batch", LATENT])], initializer=g.inits)
 
 
-def real_mimi_state_table():
-    """The 56 decoder states with the real shapes (CONTRACT.md 2.1)."""
-    b, f, i = "bool", "float32", "int64"
-    t = []
-
-    def conv(module, channels, width):
-        t.append((module, "first", b, [1]))
-        t.append((module, "previous", f, [1, channels, width]))
-
-    conv("decoder.model.0", 512, 6)
-    conv("decoder.model.11", 64, 2)
-    t.append(("decoder.model.2", "partial", f, [1, 256, 6]))
-    conv("decoder.model.3.block.1", 256, 2)
-    conv("decoder.model.3.block.3", 128, 0)
-    t.append(("decoder.model.5", "partial", f, [1, 128, 5]))
-    conv("decoder.model.6.block.1", 128, 2)
-    conv("decoder.model.6.block.3", 64, 0)
-    t.append(("decoder.model.8", "partial", f, [1, 64, 4]))
-    conv("decoder.model.9.block.1", 64, 2)
-    conv("decoder.model.9.block.3", 32, 0)
-    for layer in range(2):
-        module = f"decoder_transformer.transformer.layers.{layer}.self_attn"
-        t += [(module, "cache", f, [2, 1, 8, 1000, 64]), (module, "end_offset", i, [1]), (module, "offset", i, [1])]
-    conv("downsample.conv", 512, 16)
-    for k in range(11):
-        conv(f"encoder.model.{k}", 64, 2 if k % 3 else 0)
-    for layer in range(2):
-        module = f"encoder_transformer.transformer.layers.{layer}.self_attn"
-        t += [(module, "cache", f, [2, 1, 8, 1000, 64]), (module, "end_offset", i, [1]), (module, "offset", i, [1])]
-    t.append(("upsample.convtr", "partial", f, [1, 512, 16]))
-    return t
-
-
 def full_mimi_decoder(rng, int8, d=512, heads=8, head_dim=64, ffn=2048, capacity=1000):
     g = G(rng, int8)
-    table = real_mimi_state_table()
+    table = mimi_state_table(REAL_MIMI_WIDTHS, REAL_MIMI_CACHE)
     inputs = [helper.make_tensor_value_info("latent", TensorProto.FLOAT, [1, "seq_len", LATENT])]
     outputs = [helper.make_tensor_value_info("audio_frame", TensorProto.FLOAT, [1, 1, "audio_len"])]
     for index, (module, key, dtype, shape) in enumerate(table):
@@ -908,7 +880,7 @@ def make_full_size(out, tokenizer):
         shape = {"cache": [2, 1, 1000, 16, 64], "current_end": [0], "step": [1]}[key]
         dtype = "int64" if key == "step" else "float32"
         manifest.append(manifest_entry(index, module, key, dtype, shape, "zeros"))
-    mimi = [manifest_entry(i, m, k, dt, sh, "zeros") for i, (m, k, dt, sh) in enumerate(real_mimi_state_table())]
+    mimi = [manifest_entry(i, m, k, dt, sh, "zeros") for i, (m, k, dt, sh) in enumerate(mimi_state_table(REAL_MIMI_WIDTHS, REAL_MIMI_CACHE))]
     meta = {
         "schema_version": 2, "bundle_name": "full_size_standin", "language": "english", "sample_rate": 24000,
         "frame_rate": 12.5, "samples_per_frame": SAMPLES_PER_FRAME, "latent_dim": LATENT, "conditioning_dim": 1024,

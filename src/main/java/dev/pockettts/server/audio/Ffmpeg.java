@@ -71,24 +71,18 @@ public final class Ffmpeg {
       return new WavEncoder(out, sampleRate);
     }
     List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                executable,
-                "-nostdin",
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-f",
-                "f32le",
-                "-ar",
-                Integer.toString(sampleRate),
-                "-ac",
-                "1",
-                "-i",
-                "pipe:0"));
+        command("-f", "f32le", "-ar", Integer.toString(sampleRate), "-ac", "1", "-i", "pipe:0");
     cmd.addAll(format.ffmpegArgs());
     cmd.add("pipe:1");
     return new FfmpegEncoder(start(cmd), out);
+  }
+
+  /** FFmpeg quiet and non-interactive, then {@code args}. */
+  private List<String> command(String... args) {
+    List<String> cmd =
+        new ArrayList<>(List.of(executable, "-nostdin", "-hide_banner", "-loglevel", "error"));
+    cmd.addAll(List.of(args));
+    return cmd;
   }
 
   private Process start(List<String> cmd) throws IOException {
@@ -106,12 +100,7 @@ public final class Ffmpeg {
   public float[] decode(Path input, double maxSeconds, int sampleRate)
       throws IOException, UndecodableAudioException {
     List<String> cmd =
-        List.of(
-            executable,
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
+        command(
             "-i",
             input.toAbsolutePath().toString(),
             "-t",

@@ -489,7 +489,7 @@ final class FlowLm implements AutoCloseable {
 
   /** Per-chunk generation: a private copy of the state, advanced one frame at a time. */
   final class Chunk implements AutoCloseable {
-    private OrtSession.Result current;
+    private final StateChain chain = new StateChain("flow_lm_main");
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
     long mainNanos;
     long headNanos;
@@ -501,7 +501,7 @@ final class FlowLm implements AutoCloseable {
         inputs.put(SEQUENCE, emptySequence);
         inputs.put(TEXT_EMBEDDINGS, textEmbeddings);
         long t0 = System.nanoTime();
-        current = main.run(inputs);
+        chain.advance(main.run(inputs));
         mainNanos += System.nanoTime() - t0;
       } finally {
         start.release(pool);
@@ -515,21 +515,20 @@ final class FlowLm implements AutoCloseable {
         inputs.put(SEQUENCE, seq);
         inputs.put(TEXT_EMBEDDINGS, emptyText);
         for (StateSpec s : states) {
-          inputs.put(s.inputName(), Tensors.output(current, s.outputName(), main.name()));
+          inputs.put(s.inputName(), chain.get(s.outputName()));
         }
         long t0 = System.nanoTime();
         OrtSession.Result next = main.run(inputs);
         mainNanos += System.nanoTime() - t0;
         inputs.clear();
-        current.close();
-        current = next;
+        chain.advance(next);
       }
-      return Tensors.output(current, EOS_LOGIT, main.name()).getFloatBuffer().get(0);
+      return chain.get(EOS_LOGIT).getFloatBuffer().get(0);
     }
 
     /** Samples the next latent with {@code steps} Euler steps of the flow head. */
     float[] sample(java.util.Random random, float temperature, int steps) {
-      OnnxTensor c = Tensors.output(current, CONDITIONING, main.name());
+      OnnxTensor c = chain.get(CONDITIONING);
       float[] x = new float[latentDim];
       if (temperature > 0) {
         double std = Math.sqrt(temperature);
@@ -564,10 +563,7 @@ final class FlowLm implements AutoCloseable {
 
     @Override
     public void close() {
-      if (current != null) {
-        current.close();
-        current = null;
-      }
+      chain.close();
     }
   }
 

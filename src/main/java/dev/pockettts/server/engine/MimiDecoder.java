@@ -100,7 +100,7 @@ final class MimiDecoder implements AutoCloseable {
 
   /** A decoding stream for one chunk, starting from a fresh state. Not thread-safe. */
   final class Stream implements AutoCloseable {
-    private OrtSession.Result current;
+    private final StateChain chain = new StateChain("mimi_decoder");
     long nanos;
 
     /** Decodes {@code count} latents (row-major [count, latentDim]) into count * 1920 samples. */
@@ -110,29 +110,19 @@ final class MimiDecoder implements AutoCloseable {
         in.put(LATENT, lat);
         for (int i = 0; i < states.size(); i++) {
           StateSpec s = states.get(i);
-          in.put(
-              s.inputName(),
-              current == null
-                  ? zeroState.get(i)
-                  : Tensors.output(current, s.outputName(), graph.name()));
+          in.put(s.inputName(), chain.started() ? chain.get(s.outputName()) : zeroState.get(i));
         }
         long t0 = System.nanoTime();
         OrtSession.Result next = graph.run(in);
         nanos += System.nanoTime() - t0;
-        if (current != null) {
-          current.close();
-        }
-        current = next;
-        return Tensors.readFloats(Tensors.output(current, AUDIO, graph.name()));
+        chain.advance(next);
+        return Tensors.readFloats(chain.get(AUDIO));
       }
     }
 
     @Override
     public void close() {
-      if (current != null) {
-        current.close();
-        current = null;
-      }
+      chain.close();
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.pockettts.server.engine;
 
+import dev.pockettts.server.model.ModelStore;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -11,29 +12,7 @@ public final class TinyModels {
   public static final Path INCOMPATIBLE = Path.of("src/test/resources/models/tiny-incompatible");
   public static final int SAMPLES_PER_FRAME = 1920;
   public static final int SAMPLE_RATE = 24000;
-  public static final List<String> VOICES =
-      List.of(
-          "alba",
-          "marius",
-          "javert",
-          "jean",
-          "fantine",
-          "cosette",
-          "eponine",
-          "azelma",
-          "anna",
-          "vera",
-          "charles",
-          "paul",
-          "george",
-          "mary",
-          "jane",
-          "michael",
-          "eve",
-          "bill_boerst",
-          "peter_yearsley",
-          "stuart_bell",
-          "caro_davy");
+  public static final List<String> VOICES = ModelStore.ENGLISH_VOICES;
 
   private TinyModels() {}
 
