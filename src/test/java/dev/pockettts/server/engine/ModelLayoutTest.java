@@ -63,9 +63,14 @@ class ModelLayoutTest {
   }
 
   @Test
-  void anExportWithAnotherStateLayoutIsRefusedSayingWhatDiffers() {
-    assertThatThrownBy(
-            () -> PocketTtsEngine.load(TinyModels.INCOMPATIBLE, EngineOptions.defaults()))
+  void anExportWithAnotherStateLayoutIsRefusedSayingWhatDiffers(@TempDir Path tmp)
+      throws IOException {
+    copy(TinyModels.LEGACY, tmp);
+    Files.copy(
+        TinyModels.INCOMPATIBLE.resolve("flow_lm_main_int8.onnx"),
+        tmp.resolve("flow_lm_main_int8.onnx"),
+        StandardCopyOption.REPLACE_EXISTING);
+    assertThatThrownBy(() -> PocketTtsEngine.load(tmp, EngineOptions.defaults()))
         .isInstanceOf(IncompatibleModelException.class)
         .hasMessageContaining("flow_lm_main")
         .hasMessageContaining("3 per layer")
