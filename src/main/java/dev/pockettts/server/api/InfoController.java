@@ -4,6 +4,7 @@ import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.voice.VoiceService;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -24,12 +25,15 @@ class InfoController {
   private final VoiceService voices;
   private final ServerSettings settings;
   private final String version;
+  private final SynthesisLimiter limiter;
 
   InfoController(
       ModelService models,
       VoiceService voices,
       ServerSettings settings,
+      SynthesisLimiter limiter,
       @Value("${tts.version:unknown}") String version) {
+    this.limiter = limiter;
     this.models = models;
     this.voices = voices;
     this.settings = settings;
@@ -68,6 +72,11 @@ class InfoController {
     cache.put("hits", voices.stats().hitCount());
     cache.put("misses", voices.stats().missCount());
     body.put("voice_cache", cache);
+    Map<String, Object> synthesis = new LinkedHashMap<>();
+    synthesis.put("active", limiter.active());
+    synthesis.put("waiting", limiter.waiting());
+    synthesis.put("workers", limiter.capacity());
+    body.put("synthesis", synthesis);
     body.put("version", version);
     return ResponseEntity.status(
             state == ModelService.State.FAILED ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK)

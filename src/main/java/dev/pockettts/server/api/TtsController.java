@@ -4,10 +4,12 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.VoiceState;
+import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
 import java.io.IOException;
 import java.util.Locale;
+import java.util.function.Supplier;
 import org.springframework.http.ContentDisposition;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
@@ -44,11 +46,14 @@ class TtsController {
   private final TtsService tts;
   private final VoiceService voices;
   private final ServerSettings settings;
+  private final SynthesisLimiter limiter;
 
-  TtsController(TtsService tts, VoiceService voices, ServerSettings settings) {
+  TtsController(
+      TtsService tts, VoiceService voices, ServerSettings settings, SynthesisLimiter limiter) {
     this.tts = tts;
     this.voices = voices;
     this.settings = settings;
+    this.limiter = limiter;
   }
 
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -64,8 +69,8 @@ class TtsController {
         request.model() == null || request.model().isBlank()
             ? DEFAULT_VOICE
             : request.model().strip();
-    VoiceState state = voices.builtIn(voice);
-    return respond(script, state, type, format);
+    voices.requireKnown(voice); // a 400 before waiting for a worker
+    return respond(script, () -> voices.builtIn(voice), type, format);
   }
 
   @PostMapping(path = "/tts/clone", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -84,36 +89,58 @@ class TtsController {
           "Missing voice file",
           "the form must hold a voice_file part with the reference audio");
     }
-    VoiceState state = voices.cloned(voiceFile.getBytes());
-    return respond(text, state, t, f);
+    byte[] upload = voiceFile.getBytes();
+    return respond(text, () -> voices.cloned(upload), t, f);
   }
 
+  /**
+   * Runs one synthesis inside a worker slot: the voice is built and the script checked before the
+   * response starts (so errors are problems), and a streamed response keeps the slot until its last
+   * byte.
+   */
   private ResponseEntity<StreamingResponseBody> respond(
-      String script, VoiceState voice, ReturnType type, AudioFormat format) throws IOException {
-    tts.validate(script);
-    if (type == ReturnType.URL) {
-      String name = tts.save(script, voice, format);
-      String base =
-          settings.publicBaseUrl() != null
-              ? settings.publicBaseUrl()
-              : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
-      // one return type for both answers: Spring streams only ResponseEntity<StreamingResponseBody>
-      byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+      String script, Supplier<VoiceState> voiceSource, ReturnType type, AudioFormat format)
+      throws IOException {
+    SynthesisLimiter.Slot slot = limiter.acquire();
+    try {
+      VoiceState voice = voiceSource.get();
+      tts.validate(script);
+      if (type == ReturnType.URL) {
+        String name;
+        try (slot) {
+          name = tts.save(script, voice, format);
+        }
+        String base =
+            settings.publicBaseUrl() != null
+                ? settings.publicBaseUrl()
+                : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
+        // one return type for both answers: Spring streams only
+        // ResponseEntity<StreamingResponseBody>
+        byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+        return ResponseEntity.ok()
+            .contentType(MediaType.APPLICATION_JSON)
+            .body(out -> out.write(json));
+      }
+      StreamingResponseBody body =
+          out -> {
+            try (slot) {
+              tts.stream(script, voice, format, out);
+            }
+          };
       return ResponseEntity.ok()
-          .contentType(MediaType.APPLICATION_JSON)
-          .body(out -> out.write(json));
+          .contentType(MediaType.parseMediaType(format.contentType()))
+          .header(
+              HttpHeaders.CONTENT_DISPOSITION,
+              ContentDisposition.attachment()
+                  .filename("speech." + format.extension())
+                  .build()
+                  .toString())
+          .header(HttpHeaders.CACHE_CONTROL, "no-store")
+          .body(body);
+    } catch (IOException | RuntimeException e) {
+      slot.close();
+      throw e;
     }
-    StreamingResponseBody body = out -> tts.stream(script, voice, format, out);
-    return ResponseEntity.ok()
-        .contentType(MediaType.parseMediaType(format.contentType()))
-        .header(
-            HttpHeaders.CONTENT_DISPOSITION,
-            ContentDisposition.attachment()
-                .filename("speech." + format.extension())
-                .build()
-                .toString())
-        .header(HttpHeaders.CACHE_CONTROL, "no-store")
-        .body(body);
   }
 
   private String script(String script) {

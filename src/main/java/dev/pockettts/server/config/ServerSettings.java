@@ -6,6 +6,7 @@ import dev.pockettts.server.engine.Precision;
 import dev.pockettts.server.model.ModelSettings;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.function.Function;
 
@@ -33,6 +34,12 @@ public record ServerSettings(
     boolean forwardedHeaders,
     long voiceCacheBytes,
     String ffmpegPath,
+    int synthesisWorkers,
+    int queueSize,
+    Duration queueTimeout,
+    Duration requestTimeout,
+    Duration voiceRetention,
+    long voiceDirMaxBytes,
     ModelSettings model,
     EngineOptions engine,
     GenerationParams generation) {
@@ -113,6 +120,13 @@ public record ServerSettings(
         r.bool("FORWARDED_HEADERS", false),
         (long) r.integer("VOICE_CACHE_MB", 512, 1, 1_000_000) * 1024 * 1024,
         r.string("FFMPEG_PATH", null),
+        r.integer(
+            "SYNTHESIS_WORKERS", Math.max(1, Runtime.getRuntime().availableProcessors()), 1, 1024),
+        r.integer("QUEUE_SIZE", 32, 0, 100_000),
+        r.duration("QUEUE_TIMEOUT", Duration.ofSeconds(60)),
+        r.duration("REQUEST_TIMEOUT", Duration.ofMinutes(10)),
+        r.duration("VOICE_RETENTION", Duration.ofHours(24)),
+        (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024,
         model,
         engine,
         generation);
@@ -183,6 +197,37 @@ public record ServerSettings(
         return Path.of(v).toAbsolutePath().normalize();
       } catch (RuntimeException e) {
         throw new SettingsException(name + " must be a folder path, got '" + v + "'");
+      }
+    }
+
+    /** A duration such as 90s, 15m, 24h, 2d or PT1H; a bare number is seconds. */
+    Duration duration(String name, Duration fallback) {
+      String v = string(name, null);
+      if (v == null) {
+        return fallback;
+      }
+      try {
+        Duration d;
+        String lower = v.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("p")) {
+          d = Duration.parse(v.toUpperCase(Locale.ROOT));
+        } else {
+          long n = Long.parseLong(lower.replaceAll("[smhd]$", ""));
+          d =
+              switch (lower.charAt(lower.length() - 1)) {
+                case 'm' -> Duration.ofMinutes(n);
+                case 'h' -> Duration.ofHours(n);
+                case 'd' -> Duration.ofDays(n);
+                default -> Duration.ofSeconds(n);
+              };
+        }
+        if (d.isNegative() || d.isZero()) {
+          throw new NumberFormatException();
+        }
+        return d;
+      } catch (RuntimeException e) {
+        throw new SettingsException(
+            name + " must be a positive duration such as 90s, 15m, 24h or 2d, got '" + v + "'");
       }
     }
 

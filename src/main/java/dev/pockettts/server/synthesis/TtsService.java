@@ -16,6 +16,8 @@ import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +28,13 @@ import org.springframework.stereotype.Service;
 public class TtsService {
 
   private static final Logger log = LoggerFactory.getLogger(TtsService.class);
+  private static final ScheduledExecutorService TIMER =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "synthesis-timeout");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final ModelService models;
   private final Ffmpeg ffmpeg;

@@ -52,6 +52,14 @@ public class VoiceService {
     return models.store().voiceNames();
   }
 
+  /** Fails with 400 unless {@code name} is a built-in voice of the loaded model. */
+  public void requireKnown(String name) {
+    models.engine();
+    if (!ModelStore.validVoiceName(name) || !builtInNames().contains(name)) {
+      throw unknown(name);
+    }
+  }
+
   /** The state of a built-in voice; 400 for a name that is no voice. */
   public VoiceState builtIn(String name) {
     PocketTtsEngine engine = models.engine();
