@@ -30,6 +30,7 @@ import tools.jackson.databind.json.JsonMapper;
 class TtsController {
 
   static final String DEFAULT_VOICE = "alba";
+  static final String SERVER_TIMING = "Server-Timing";
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
@@ -101,15 +102,18 @@ class TtsController {
   private ResponseEntity<StreamingResponseBody> respond(
       String script, Supplier<VoiceState> voiceSource, ReturnType type, AudioFormat format)
       throws IOException {
+    long start = System.nanoTime();
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
       VoiceState voice = voiceSource.get();
       tts.validate(script);
+      long prepared = System.nanoTime();
       if (type == ReturnType.URL) {
-        String name;
+        TtsService.Saved saved;
         try (slot) {
-          name = tts.save(script, voice, format);
+          saved = tts.save(script, voice, format);
         }
+        String name = saved.name();
         String base =
             settings.publicBaseUrl() != null
                 ? settings.publicBaseUrl()
@@ -117,8 +121,17 @@ class TtsController {
         // one return type for both answers: Spring streams only
         // ResponseEntity<StreamingResponseBody>
         byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+        String timing =
+            String.format(
+                Locale.ROOT,
+                "queue;dur=%.1f, prepare;dur=%.1f, first-audio;dur=%.1f, total;dur=%.1f",
+                slot.waitedNanos() / 1e6,
+                (prepared - start) / 1e6,
+                (prepared - start + Math.max(0, saved.result().firstPcmNanos())) / 1e6,
+                (System.nanoTime() - start) / 1e6);
         return ResponseEntity.ok()
             .contentType(MediaType.APPLICATION_JSON)
+            .header(SERVER_TIMING, timing)
             .body(out -> out.write(json));
       }
       StreamingResponseBody body =
@@ -136,6 +149,13 @@ class TtsController {
                   .build()
                   .toString())
           .header(HttpHeaders.CACHE_CONTROL, "no-store")
+          .header(
+              SERVER_TIMING,
+              String.format(
+                  Locale.ROOT,
+                  "queue;dur=%.1f, prepare;dur=%.1f",
+                  slot.waitedNanos() / 1e6,
+                  (prepared - start) / 1e6))
           .body(body);
     } catch (IOException | RuntimeException e) {
       slot.close();

@@ -39,7 +39,9 @@ class ApiKeyFilter extends OncePerRequestFilter {
         || path.equals("/")
         || path.equals("/health")
         || path.startsWith("/voice/")
-        || path.equals("/error");
+        || path.equals("/error")
+        || path.equals("/actuator/health")
+        || path.startsWith("/actuator/health/");
   }
 
   @Override

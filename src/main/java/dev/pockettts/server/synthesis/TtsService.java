@@ -10,6 +10,7 @@ import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.SynthesisResult;
 import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.storage.AudioFileStore;
+import dev.pockettts.server.system.TtsMetrics;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -40,9 +41,15 @@ public class TtsService {
   private final Ffmpeg ffmpeg;
   private final AudioFileStore files;
   private final ServerSettings settings;
+  private final TtsMetrics metrics;
 
   public TtsService(
-      ModelService models, Ffmpeg ffmpeg, AudioFileStore files, ServerSettings settings) {
+      ModelService models,
+      Ffmpeg ffmpeg,
+      AudioFileStore files,
+      ServerSettings settings,
+      TtsMetrics metrics) {
+    this.metrics = metrics;
     this.models = models;
     this.ffmpeg = ffmpeg;
     this.files = files;
@@ -70,22 +77,28 @@ public class TtsService {
     }
   }
 
-  /** Writes the speech to a new file in the voice folder; returns its name. */
-  public String save(String script, VoiceState voice, AudioFormat format) throws IOException {
+  /** A saved file and how its synthesis went. */
+  public record Saved(String name, SynthesisResult result) {}
+
+  /** Writes the speech to a new file in the voice folder. */
+  public Saved save(String script, VoiceState voice, AudioFormat format) throws IOException {
     PocketTtsEngine engine = models.engine();
-    return files.write(
-        format,
-        file -> {
-          try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
-            try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
-              run(engine, script, voice, encoder);
-              encoder.finish();
-            }
-          }
-          if (format == AudioFormat.WAV) {
-            fixWavHeader(file, engine.sampleRate());
-          }
-        });
+    AtomicReference<SynthesisResult> result = new AtomicReference<>();
+    String name =
+        files.write(
+            format,
+            file -> {
+              try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+                try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
+                  result.set(run(engine, script, voice, encoder));
+                  encoder.finish();
+                }
+              }
+              if (format == AudioFormat.WAV) {
+                fixWavHeader(file, engine.sampleRate());
+              }
+            });
+    return new Saved(name, result.get());
   }
 
   private SynthesisResult run(
@@ -110,6 +123,7 @@ public class TtsService {
     if (failure.get() != null) {
       throw failure.get();
     }
+    metrics.record(r, engine.sampleRate());
     log.debug(
         "Synthesised {} chunks, {} frames, RTF {}",
         r.chunks(),

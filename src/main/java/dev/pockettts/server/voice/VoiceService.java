@@ -12,6 +12,8 @@ import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.model.ModelFileException;
 import dev.pockettts.server.model.ModelStore;
 import dev.pockettts.server.synthesis.ModelService;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -35,7 +37,8 @@ public class VoiceService {
   private final ServerSettings settings;
   private final Cache<String, VoiceState> cache;
 
-  public VoiceService(ModelService models, Ffmpeg ffmpeg, ServerSettings settings) {
+  public VoiceService(
+      ModelService models, Ffmpeg ffmpeg, ServerSettings settings, MeterRegistry registry) {
     this.models = models;
     this.ffmpeg = ffmpeg;
     this.settings = settings;
@@ -45,6 +48,7 @@ public class VoiceService {
             .weigher((String k, VoiceState v) -> (int) Math.min(Integer.MAX_VALUE, v.bytes()))
             .recordStats()
             .build();
+    CaffeineCacheMetrics.monitor(registry, cache, "voices");
   }
 
   /** Names of the built-in voices. */

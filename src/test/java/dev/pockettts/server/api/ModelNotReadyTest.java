@@ -40,6 +40,8 @@ class ModelNotReadyTest {
     assertThat(json(health).path("error").asString()).contains("OFFLINE=true");
     assertProblem(server.postJson("/tts", "{\"script\":\"Hello.\"}"), 503, "model-failed");
     assertThat(server.get("/").statusCode()).isEqualTo(200);
+    assertThat(server.get("/actuator/health/readiness").statusCode()).isEqualTo(503);
+    assertThat(server.get("/actuator/health/liveness").statusCode()).isEqualTo(200);
   }
 
   @Test

@@ -261,6 +261,73 @@ class TtsEndToEndTest {
   }
 
   @Test
+  void requestsCarryAnIdAndTimings() throws Exception {
+    HttpResponse<byte[]> mine =
+        server.send(
+            server
+                .request("/tts")
+                .header("API_KEY", KEY)
+                .header("Content-Type", "application/json")
+                .header("X-Request-Id", "client-42")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"script\":\"" + HELLO + "\",\"type\":\"url\"}"))
+                .build());
+    assertThat(mine.headers().firstValue("X-Request-Id")).hasValue("client-42");
+    assertThat(mine.headers().firstValue("Server-Timing"))
+        .hasValueSatisfying(
+            t -> assertThat(t).contains("queue;dur=", "first-audio;dur=", "total;dur="));
+    HttpResponse<byte[]> streamed =
+        server.postJson("/tts", "{\"script\":\"" + HELLO + "\",\"format\":\"wav\"}");
+    assertThat(streamed.headers().firstValue("Server-Timing"))
+        .hasValueSatisfying(t -> assertThat(t).contains("prepare;dur="));
+    assertThat(streamed.headers().firstValue("X-Request-Id"))
+        .hasValueSatisfying(id -> assertThat(id).matches("[0-9a-f-]{36}"));
+    HttpResponse<byte[]> bad =
+        server.send(
+            server
+                .request("/health")
+                .header("X-Request-Id", "not a sane id; /../etc")
+                .GET()
+                .build());
+    assertThat(bad.headers().firstValue("X-Request-Id"))
+        .hasValueSatisfying(id -> assertThat(id).doesNotContain(" "));
+    assertThat(
+            server
+                .send(server.request("/tts").POST(HttpRequest.BodyPublishers.noBody()).build())
+                .headers()
+                .firstValue("X-Request-Id"))
+        .isPresent();
+  }
+
+  @Test
+  void actuatorProbesAreOpenAndMetricsNeedTheKey() throws Exception {
+    assertThat(server.get("/actuator/health/liveness").statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> readiness = server.get("/actuator/health/readiness");
+    assertThat(readiness.statusCode()).isEqualTo(200);
+    assertThat(json(readiness).path("status").asString()).isEqualTo("UP");
+    assertProblem(server.get("/actuator/prometheus"), 401, "unauthorized");
+    assertProblem(server.get("/actuator/metrics"), 401, "unauthorized");
+    server.postJson("/tts", "{\"script\":\"" + HELLO + "\",\"format\":\"wav\"}");
+    HttpResponse<byte[]> prom =
+        server.send(server.request("/actuator/prometheus").header("API_KEY", KEY).GET().build());
+    assertThat(prom.statusCode()).isEqualTo(200);
+    String text = new String(prom.body(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(text)
+        .contains(
+            "tts_synthesis_realtime_factor",
+            "tts_synthesis_first_audio_seconds",
+            "tts_synthesis_queued",
+            "tts_model_ready",
+            "cache_gets_total{",
+            "cache=\"voices\"",
+            "http_server_requests_seconds_count{");
+    assertThat(text)
+        .containsPattern(
+            "http_server_requests_seconds_count\\{[^}]*status=\"200\"[^}]*uri=\"/tts\"");
+  }
+
+  @Test
   void badRequestsGetProblems() throws Exception {
     assertProblem(
         server.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"flac\"}"), 400, "unknown-format");
