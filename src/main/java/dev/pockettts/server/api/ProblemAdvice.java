@@ -4,16 +4,19 @@ import dev.pockettts.server.engine.CloningUnavailableException;
 import dev.pockettts.server.engine.InvalidTextException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.context.i18n.LocaleContextHolder;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.ErrorResponse;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.multipart.MaxUploadSizeExceededException;
+import org.springframework.web.multipart.MultipartException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
 /** Turns every error into an RFC 9457 problem body; never a stack trace. */
@@ -62,7 +65,8 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
             HttpStatus.PAYLOAD_TOO_LARGE,
             "upload-too-large",
             "Upload too large",
-            "the upload is larger than the server accepts (MAX_UPLOAD_MB)"),
+            "the upload exceeds a limit of the server: at most MAX_UPLOAD_MB megabytes, "
+                + "50 parts, and part headers of 512 bytes"),
         request);
   }
 
@@ -78,6 +82,42 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
             "Malformed request",
             "the request body is not valid JSON of the expected shape"),
         request);
+  }
+
+  @ExceptionHandler(MultipartException.class)
+  ResponseEntity<Object> multipart(MultipartException e, WebRequest request) {
+    return problem(
+        ApiException.badRequest(
+            "malformed-multipart",
+            "Malformed multipart request",
+            "the form cannot be read (too many parts, a part header too large, or a broken body)"),
+        request);
+  }
+
+  /** Spring's own problems (415, 405, 406, ...) get a type of ours instead of about:blank. */
+  @Override
+  protected ResponseEntity<Object> handleExceptionInternal(
+      Exception ex,
+      Object body,
+      HttpHeaders headers,
+      HttpStatusCode statusCode,
+      WebRequest request) {
+    if (body == null && ex instanceof ErrorResponse error) {
+      body = error.updateAndGetBody(getMessageSource(), LocaleContextHolder.getLocale());
+    }
+    if (body instanceof ProblemDetail p
+        && (p.getType() == null || "about:blank".equals(p.getType().toString()))) {
+      HttpStatus status = HttpStatus.resolve(statusCode.value());
+      String slug =
+          status == null
+              ? "error"
+              : status
+                  .getReasonPhrase()
+                  .toLowerCase(java.util.Locale.ROOT)
+                  .replaceAll("[^a-z0-9]+", "-");
+      p.setType(java.net.URI.create("/problems/" + slug));
+    }
+    return super.handleExceptionInternal(ex, body, headers, statusCode, request);
   }
 
   private ResponseEntity<Object> problem(ApiException e, WebRequest request) {

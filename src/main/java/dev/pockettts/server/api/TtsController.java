@@ -23,6 +23,7 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /** The seed server's speech endpoints: {@code POST /tts} and {@code POST /tts/clone}. */
@@ -34,7 +35,37 @@ class TtsController {
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
-  record TtsRequest(String script, String model, String type, String format) {}
+  record TtsRequest(String script, String model, String type, String format) {
+
+    /** Reads the body, refusing fields of the wrong JSON type rather than coercing them. */
+    static TtsRequest from(JsonNode body) {
+      if (body == null || !body.isObject()) {
+        throw ApiException.badRequest(
+            "malformed-request",
+            "Malformed request",
+            "the body must be a JSON object such as {\"script\": \"Hello\"}");
+      }
+      return new TtsRequest(
+          text(body, "script"), text(body, "model"), text(body, "type"), text(body, "format"));
+    }
+
+    private static String text(JsonNode body, String field) {
+      JsonNode v = body.get(field);
+      if (v == null || v.isNull()) {
+        return null;
+      }
+      if (!v.isString()) {
+        throw ApiException.badRequest(
+            "invalid-field",
+            "Invalid field",
+            "'"
+                + field
+                + "' must be a string, not "
+                + v.getNodeType().name().toLowerCase(Locale.ROOT));
+      }
+      return v.asString();
+    }
+  }
 
   /** Answer to {@code type=url}. */
   record UrlResponse(@JsonProperty("url") String url, @JsonProperty("filename") String filename) {}
@@ -58,11 +89,8 @@ class TtsController {
   }
 
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
-  ResponseEntity<StreamingResponseBody> speak(@RequestBody TtsRequest request) throws IOException {
-    if (request == null) {
-      throw ApiException.badRequest(
-          "missing-script", "Missing script", "the body must hold a script");
-    }
+  ResponseEntity<StreamingResponseBody> speak(@RequestBody JsonNode body) throws IOException {
+    TtsRequest request = TtsRequest.from(body);
     String script = script(request.script());
     ReturnType type = type(request.type());
     AudioFormat format = format(request.format());
@@ -168,6 +196,7 @@ class TtsController {
       throw ApiException.badRequest(
           "missing-script", "Missing script", "script is required and must not be empty");
     }
+    ScriptCheck.check(script);
     if (script.length() > settings.maxScriptChars()) {
       throw new ApiException(
           HttpStatus.PAYLOAD_TOO_LARGE,

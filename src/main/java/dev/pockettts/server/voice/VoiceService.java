@@ -117,6 +117,7 @@ public class VoiceService {
       tmp = Files.createTempFile("pockettts-ref-", ".audio");
       Files.write(tmp, upload);
       float[] pcm = ffmpeg.decode(tmp, settings.maxRefDurationSeconds(), engine.sampleRate());
+      checkReference(pcm, engine.sampleRate());
       return engine.voiceFromAudio(pcm);
     } catch (Ffmpeg.UndecodableAudioException e) {
       throw new ApiException(
@@ -134,6 +135,34 @@ public class VoiceService {
           // a temporary file the OS cleans up
         }
       }
+    }
+  }
+
+  /** Shortest reference that can carry a voice. */
+  static final double MIN_REF_SECONDS = 0.5;
+
+  private static void checkReference(float[] pcm, int sampleRate) {
+    if (pcm.length < MIN_REF_SECONDS * sampleRate) {
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "reference-too-short",
+          "Reference too short",
+          String.format(
+              java.util.Locale.ROOT,
+              "voice_file holds %.3f s of audio; at least %.1f s of speech is needed",
+              pcm.length / (double) sampleRate,
+              MIN_REF_SECONDS));
+    }
+    float peak = 0;
+    for (float s : pcm) {
+      peak = Math.max(peak, Math.abs(s));
+    }
+    if (peak < 1e-3f) {
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT,
+          "reference-silent",
+          "Reference is silent",
+          "voice_file holds only silence; send a recording of the voice to clone");
     }
   }
 
