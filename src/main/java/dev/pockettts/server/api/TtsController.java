@@ -196,7 +196,6 @@ class TtsController {
       throw ApiException.badRequest(
           "missing-script", "Missing script", "script is required and must not be empty");
     }
-    ScriptCheck.check(script);
     if (script.length() > settings.maxScriptChars()) {
       throw new ApiException(
           HttpStatus.PAYLOAD_TOO_LARGE,
@@ -208,6 +207,7 @@ class TtsController {
               + settings.maxScriptChars()
               + " (MAX_SCRIPT_CHARS)");
     }
+    ScriptCheck.check(script);
     return script;
   }
 
