@@ -347,7 +347,7 @@ class TtsEndToEndTest {
         "script-too-long");
     assertProblem(server.postJson("/tts", "{\"script\": \"unterminated"), 400, "malformed-request");
     assertProblem(
-        server.postJson("/tts", "{\"script\": 42, \"model\": []}"), 400, "malformed-request");
+        server.postJson("/tts", "{\"script\": 42, \"model\": []}"), 400, "invalid-field");
     HttpResponse<byte[]> plain =
         server.send(
             server
