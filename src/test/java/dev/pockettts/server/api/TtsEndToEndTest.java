@@ -346,8 +346,7 @@ class TtsEndToEndTest {
         413,
         "script-too-long");
     assertProblem(server.postJson("/tts", "{\"script\": \"unterminated"), 400, "malformed-request");
-    assertProblem(
-        server.postJson("/tts", "{\"script\": 42, \"model\": []}"), 400, "invalid-field");
+    assertProblem(server.postJson("/tts", "{\"script\": 42, \"model\": []}"), 400, "invalid-field");
     HttpResponse<byte[]> plain =
         server.send(
             server
