@@ -8,9 +8,11 @@ import java.util.HashMap;
 import java.util.Map;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.scheduling.annotation.EnableScheduling;
 
 /** Entry point of the PocketTTS server. */
 @SpringBootApplication
+@EnableScheduling
 public class TtsApplication {
 
   public static void main(String[] args) throws Exception {

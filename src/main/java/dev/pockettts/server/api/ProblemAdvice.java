@@ -14,6 +14,7 @@ import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.ErrorResponse;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.ServletWebRequest;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.multipart.MaxUploadSizeExceededException;
 import org.springframework.web.multipart.MultipartException;
@@ -44,6 +45,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(Exception.class)
   ResponseEntity<Object> unexpected(Exception e, WebRequest request) {
+    abortIfCommitted(e, request);
     log.error("Request failed", e);
     return problem(
         new ApiException(
@@ -102,6 +104,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
       HttpHeaders headers,
       HttpStatusCode statusCode,
       WebRequest request) {
+    abortIfCommitted(ex, request);
     if (body == null && ex instanceof ErrorResponse error) {
       body = error.updateAndGetBody(getMessageSource(), LocaleContextHolder.getLocale());
     }
@@ -118,6 +121,27 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
       p.setType(java.net.URI.create("/problems/" + slug));
     }
     return super.handleExceptionInternal(ex, body, headers, statusCode, request);
+  }
+
+  /**
+   * Once audio has been sent, an error cannot become a problem response; ending the response
+   * normally would present a truncated file as complete. Rethrowing makes the server cut the
+   * connection, so the client sees a failed transfer.
+   */
+  private static void abortIfCommitted(Exception ex, WebRequest request) {
+    if (request instanceof ServletWebRequest servlet
+        && servlet.getResponse() != null
+        && servlet.getResponse().isCommitted()) {
+      log.warn("Aborting a response after it started: {}", ex.toString());
+      throw new ResponseAbortedException(ex);
+    }
+  }
+
+  /** Carries a failure out of the handler chain so that the server aborts the response. */
+  static final class ResponseAbortedException extends RuntimeException {
+    ResponseAbortedException(Throwable cause) {
+      super("response aborted after it started", cause);
+    }
   }
 
   private ResponseEntity<Object> problem(ApiException e, WebRequest request) {

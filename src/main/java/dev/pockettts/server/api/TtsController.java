@@ -119,6 +119,7 @@ class TtsController {
           "the form must hold a voice_file part with the reference audio");
     }
     byte[] upload = voiceFile.getBytes();
+    tts.requireFfmpeg("decoding voice_file");
     return respond(text, () -> voices.cloned(upload), t, f);
   }
 
@@ -134,7 +135,7 @@ class TtsController {
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
       VoiceState voice = voiceSource.get();
-      tts.validate(script);
+      tts.validate(script, format);
       long prepared = System.nanoTime();
       if (type == ReturnType.URL) {
         TtsService.Saved saved;

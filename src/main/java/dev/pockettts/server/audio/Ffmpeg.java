@@ -45,6 +45,12 @@ public final class Ffmpeg {
     return executable;
   }
 
+  /** True when the binary is there to run (cheap; checked before each response that needs it). */
+  public boolean present() {
+    Path p = Path.of(executable);
+    return java.nio.file.Files.isRegularFile(p) && java.nio.file.Files.isExecutable(p);
+  }
+
   /** True when the binary runs. */
   public boolean works() {
     try {

@@ -1,5 +1,6 @@
 package dev.pockettts.server.synthesis;
 
+import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.audio.PcmEncoder;
@@ -19,9 +20,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Service;
 
 /** Script to encoded audio: chunks through the engine, PCM blocks through the encoder. */
@@ -57,10 +62,28 @@ public class TtsService {
   }
 
   /**
-   * Checks that the script can be spoken (throws InvalidTextException) before a response starts.
+   * Checks, before a response starts, that the script can be spoken (InvalidTextException) and that
+   * the encoder for the format is there (503 otherwise).
    */
-  public void validate(String script) {
+  public void validate(String script, AudioFormat format) {
     models.engine().chunk(script, settings.generation());
+    if (format != AudioFormat.WAV) {
+      requireFfmpeg(format.extension().toUpperCase(java.util.Locale.ROOT) + " output");
+    }
+  }
+
+  /** 503 when FFmpeg is missing; {@code what} says what needed it. */
+  public void requireFfmpeg(String what) {
+    if (!ffmpeg.present()) {
+      throw new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE,
+          "encoder-unavailable",
+          "Encoder unavailable",
+          what
+              + " needs FFmpeg, and "
+              + ffmpeg.executable()
+              + " is missing or not executable; WAV still works");
+    }
   }
 
   /**
@@ -106,22 +129,45 @@ public class TtsService {
       throws IOException {
     AtomicReference<IOException> failure = new AtomicReference<>();
     Cancellation cancel = new Cancellation();
-    SynthesisResult r =
-        engine.synthesize(
-            script,
-            voice,
-            settings.generation(),
-            pcm -> {
-              try {
-                encoder.write(pcm);
-              } catch (IOException e) {
-                failure.compareAndSet(null, e);
-                throw e;
-              }
+    AtomicBoolean timedOut = new AtomicBoolean();
+    ScheduledFuture<?> timer =
+        TIMER.schedule(
+            () -> {
+              timedOut.set(true);
+              cancel.cancel();
             },
-            cancel);
+            settings.requestTimeout().toMillis(),
+            TimeUnit.MILLISECONDS);
+    SynthesisResult r;
+    try {
+      r =
+          engine.synthesize(
+              script,
+              voice,
+              settings.generation(),
+              pcm -> {
+                try {
+                  encoder.write(pcm);
+                } catch (IOException e) {
+                  failure.compareAndSet(null, e);
+                  throw e;
+                }
+              },
+              cancel);
+    } finally {
+      timer.cancel(false);
+    }
     if (failure.get() != null) {
       throw failure.get();
+    }
+    if (timedOut.get()) {
+      throw new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE,
+          "synthesis-timeout",
+          "Synthesis timed out",
+          "the synthesis took longer than REQUEST_TIMEOUT ("
+              + settings.requestTimeout().toSeconds()
+              + " s)");
     }
     metrics.record(r, engine.sampleRate());
     log.debug(

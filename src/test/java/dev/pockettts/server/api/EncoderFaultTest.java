@@ -1,0 +1,90 @@
+package dev.pockettts.server.api;
+
+import static dev.pockettts.server.api.ServerHarness.KEY;
+import static dev.pockettts.server.api.ServerHarness.assertProblem;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * An FFmpeg that dies mid-stream: the client gets a broken stream, never a short file presented as
+ * complete, and other requests are unaffected. A synthesis over REQUEST_TIMEOUT is stopped.
+ */
+@SpringBootTest(
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {
+      "API_KEY=" + KEY,
+      "MODELS_DIR=src/test/resources/models/tiny-bundle",
+      "OFFLINE=true",
+      "REQUEST_TIMEOUT=2s",
+      "VOICE_DIR=target/test-voice-fault"
+    })
+class EncoderFaultTest {
+
+  static final Path DYING = Path.of("target/fake-ffmpeg/dying-ffmpeg.sh");
+
+  @DynamicPropertySource
+  static void ffmpeg(DynamicPropertyRegistry registry) throws IOException {
+    Files.createDirectories(DYING.getParent());
+    // reads some PCM, then dies as if killed, before writing anything
+    Files.writeString(DYING, "#!/bin/sh\nhead -c 40000 > /dev/null\nkill -9 $$\n");
+    Files.setPosixFilePermissions(DYING, PosixFilePermissions.fromString("rwxr-xr-x"));
+    registry.add("FFMPEG_PATH", () -> DYING.toAbsolutePath().toString());
+  }
+
+  @LocalServerPort int port;
+  ServerHarness server;
+
+  @BeforeEach
+  void ready() throws Exception {
+    server = new ServerHarness(port);
+    server.awaitReady();
+  }
+
+  @Test
+  void anEncoderThatDiesBeforeItsFirstByteGivesAProblemNotAFile() throws Exception {
+    String script = "This sentence needs more audio than the broken encoder will take. ".repeat(5);
+    var r = server.postJson("/tts", "{\"script\":\"" + script + "\",\"format\":\"mp3\"}");
+    assertProblem(r, 500, "internal-error");
+    HttpResponseCheck.ok(
+        server.postJson("/tts", "{\"script\":\"Still fine.\",\"format\":\"wav\"}"));
+  }
+
+  @Test
+  void aSavedFileIsNotKeptWhenItsEncoderFails() throws Exception {
+    var r =
+        server.postJson(
+            "/tts",
+            "{\"script\":\"" + "Save me. ".repeat(30) + "\",\"format\":\"ogg\",\"type\":\"url\"}");
+    assertProblem(r, 500, "internal-error");
+    try (var files = Files.list(Path.of("target/test-voice-fault"))) {
+      assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".ogg"));
+    }
+  }
+
+  @Test
+  void aSynthesisOverTheTimeLimitIsStopped() throws Exception {
+    String script = "A script far too long for the time limit. ".repeat(1000);
+    var r =
+        server.postJson(
+            "/tts", "{\"script\":\"" + script + "\",\"format\":\"wav\",\"type\":\"url\"}");
+    assertProblem(r, 503, "synthesis-timeout");
+  }
+
+  /** Small helper so the intent reads plainly. */
+  static final class HttpResponseCheck {
+    static void ok(java.net.http.HttpResponse<byte[]> r) {
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body().length).isGreaterThan(44);
+    }
+  }
+}
