@@ -70,6 +70,11 @@ public record ServerSettings(
       }
       publicBase = publicBase.replaceAll("/+$", "");
     }
+    String logFormat = r.string("LOG_FORMAT", "");
+    if (!java.util.Set.of("", "ecs", "logstash", "gelf").contains(logFormat)) {
+      throw new SettingsException(
+          "LOG_FORMAT must be ecs, logstash or gelf (or unset for text), got '" + logFormat + "'");
+    }
     String precision = r.string("MODEL_PRECISION", "int8").toLowerCase(Locale.ROOT);
     if (!precision.equals("int8") && !precision.equals("fp32")) {
       throw new SettingsException("MODEL_PRECISION must be int8 or fp32, got '" + precision + "'");

@@ -51,10 +51,24 @@ class ServerSettingsTest {
 
   @ParameterizedTest
   @CsvSource({
-    "PORT, eighty", "PORT, 70000", "MAX_REF_DURATION, -1", "MAX_REF_DURATION, soon",
-    "MAX_CHARS_PER_CHUNK, 0", "MODEL_PRECISION, int4", "OFFLINE, maybe", "TEMPERATURE, hot",
-    "LSD_STEPS, 0", "PUBLIC_BASE_URL, not a url", "HF_ENDPOINT, nowhere", "MODEL_BUNDLE, ../x",
-    "MAX_UPLOAD_MB, 0", "FRAMES_AFTER_EOS, 0"
+    "PORT, eighty",
+    "PORT, 70000",
+    "MAX_REF_DURATION, -1",
+    "MAX_REF_DURATION, soon",
+    "MAX_CHARS_PER_CHUNK, 0",
+    "MODEL_PRECISION, int4",
+    "OFFLINE, maybe",
+    "TEMPERATURE, hot",
+    "LSD_STEPS, 0",
+    "PUBLIC_BASE_URL, not a url",
+    "HF_ENDPOINT, nowhere",
+    "MODEL_BUNDLE, ../x",
+    "MAX_UPLOAD_MB, 0",
+    "FRAMES_AFTER_EOS, 0",
+    "LOG_FORMAT, xml",
+    "VOICE_RETENTION, forever",
+    "QUEUE_TIMEOUT, -5s",
+    "SYNTHESIS_WORKERS, 0"
   })
   void aBadValueIsRefusedNamingTheSetting(String name, String value) {
     assertThatThrownBy(() -> parse("API_KEY", "k", name, value))
