@@ -19,31 +19,25 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 import ws.schild.jave.process.ffmpeg.DefaultFFMPEGLocator;
 
 /**
  * What programs send a speech server: every case gets a clear answer (a problem, or speech when the
  * input is odd but valid), and after each the server still speaks normally.
  */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@TestPropertySource(
     properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
       "TEMPERATURE=0",
       "MAX_SCRIPT_CHARS=60000",
       "MAX_UPLOAD_MB=10",
       "VOICE_DIR=target/test-voice-bad"
     })
-class BadInputTest {
+class BadInputTest extends ServerTest {
 
   static final Path AUDIO = Path.of("src/test/resources/audio");
   static final Path MADE = Path.of("target/bad-input-audio");
 
-  @LocalServerPort int port;
   ServerHarness server;
 
   /** A request and what it must get: a status, and the problem type for errors. */
@@ -96,8 +90,7 @@ class BadInputTest {
 
   @BeforeEach
   void ready() throws Exception {
-    server = new ServerHarness(port);
-    server.awaitReady();
+    server = readyServer();
   }
 
   static HttpResponse<byte[]> json(ServerHarness s, String body) throws Exception {

@@ -10,37 +10,26 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 
 /**
  * One worker and no queue: a second request is told to come back; a client that leaves frees the
  * worker.
  */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
-      "SYNTHESIS_WORKERS=1",
-      "QUEUE_SIZE=0",
-      "VOICE_DIR=target/test-voice-busy"
-    })
-class BusyServerTest {
+@TestPropertySource(
+    properties = {"SYNTHESIS_WORKERS=1", "QUEUE_SIZE=0", "VOICE_DIR=target/test-voice-busy"})
+class BusyServerTest extends ServerTest {
 
   static final String LONG =
       "{\"script\":\""
           + "A long script keeps the only worker busy. ".repeat(1000)
           + "\",\"format\":\"wav\"}";
 
-  @LocalServerPort int port;
   ServerHarness server;
 
   @BeforeEach
   void ready() throws Exception {
-    server = new ServerHarness(port);
-    server.awaitReady();
+    server = readyServer();
   }
 
   private HttpResponse<InputStream> startLong() throws Exception {

@@ -1,6 +1,5 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,25 +9,16 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.context.TestPropertySource;
 
 /**
  * An FFmpeg that dies mid-stream: the client gets a broken stream, never a short file presented as
  * complete, and other requests are unaffected. A synthesis over REQUEST_TIMEOUT is stopped.
  */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
-      "REQUEST_TIMEOUT=2s",
-      "VOICE_DIR=target/test-voice-fault"
-    })
-class EncoderFaultTest {
+@TestPropertySource(properties = {"REQUEST_TIMEOUT=2s", "VOICE_DIR=target/test-voice-fault"})
+class EncoderFaultTest extends ServerTest {
 
   static final Path DYING = Path.of("target/fake-ffmpeg/dying-ffmpeg.sh");
 
@@ -41,13 +31,11 @@ class EncoderFaultTest {
     registry.add("FFMPEG_PATH", () -> DYING.toAbsolutePath().toString());
   }
 
-  @LocalServerPort int port;
   ServerHarness server;
 
   @BeforeEach
   void ready() throws Exception {
-    server = new ServerHarness(port);
-    server.awaitReady();
+    server = readyServer();
   }
 
   @Test

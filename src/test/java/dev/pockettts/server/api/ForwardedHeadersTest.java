@@ -6,27 +6,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpRequest;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 
 /** Behind a reverse proxy, returned URLs use the proxy's host and scheme when told to. */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
-      "FORWARDED_HEADERS=true",
-      "VOICE_DIR=target/test-voice-forwarded"
-    })
-class ForwardedHeadersTest {
-
-  @LocalServerPort int port;
+@TestPropertySource(
+    properties = {"FORWARDED_HEADERS=true", "VOICE_DIR=target/test-voice-forwarded"})
+class ForwardedHeadersTest extends ServerTest {
 
   @Test
   void urlsFollowTheForwardedHostAndScheme() throws Exception {
-    ServerHarness server = new ServerHarness(port);
-    server.awaitReady();
+    ServerHarness server = readyServer();
     var r =
         server.send(
             server

@@ -1,32 +1,20 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 
 /** Without FFmpeg, MP3/OGG and cloning are refused before any byte is sent; WAV still works. */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
-      "FFMPEG_PATH=target/no-such-ffmpeg",
-      "VOICE_DIR=target/test-voice-noffmpeg"
-    })
-class MissingFfmpegTest {
-
-  @LocalServerPort int port;
+@TestPropertySource(
+    properties = {"FFMPEG_PATH=target/no-such-ffmpeg", "VOICE_DIR=target/test-voice-noffmpeg"})
+class MissingFfmpegTest extends ServerTest {
 
   @Test
   void onlyWavWorksAndTheRestSaysWhy() throws Exception {
-    ServerHarness server = new ServerHarness(port);
-    server.awaitReady();
+    ServerHarness server = readyServer();
     assertProblem(
         server.postJson("/tts", "{\"script\":\"Hello.\",\"format\":\"mp3\"}"),
         503,

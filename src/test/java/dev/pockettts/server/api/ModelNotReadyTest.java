@@ -1,6 +1,5 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static dev.pockettts.server.api.ServerHarness.json;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -11,26 +10,17 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 import org.springframework.web.ErrorResponseException;
 
 /** Without a model the server still answers: 503 problems for speech, the reason in /health. */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=target/no-such-models",
-      "OFFLINE=true",
-      "VOICE_DIR=target/test-voice-none"
-    })
-class ModelNotReadyTest {
-
-  @LocalServerPort int port;
+@TestPropertySource(
+    properties = {"MODELS_DIR=target/no-such-models", "VOICE_DIR=target/test-voice-none"})
+class ModelNotReadyTest extends ServerTest {
 
   @Test
   void aModelThatCannotLoadIsReportedAndSpeechIsRefused() throws Exception {
-    ServerHarness server = new ServerHarness(port);
+    ServerHarness server = server();
     var health = server.get("/health");
     for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
       Thread.sleep(50);

@@ -6,27 +6,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpRequest;
 import org.junit.jupiter.api.Test;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 
 /** PUBLIC_BASE_URL wins over the request; forwarded headers are ignored unless enabled. */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@TestPropertySource(
     properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
       "PUBLIC_BASE_URL=https://speech.example.net/",
       "VOICE_DIR=target/test-voice-public"
     })
-class PublicBaseUrlTest {
-
-  @LocalServerPort int port;
+class PublicBaseUrlTest extends ServerTest {
 
   @Test
   void urlsUseThePublicBase() throws Exception {
-    ServerHarness server = new ServerHarness(port);
-    server.awaitReady();
+    ServerHarness server = readyServer();
     var r =
         server.send(
             server

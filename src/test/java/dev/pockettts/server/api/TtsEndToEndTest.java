@@ -17,36 +17,29 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.TestPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /** The real server on a random port, with the tiny models and the bundled FFmpeg. */
-@SpringBootTest(
-    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+@TestPropertySource(
     properties = {
-      "API_KEY=" + KEY,
-      "MODELS_DIR=src/test/resources/models/tiny-bundle",
-      "OFFLINE=true",
       "TEMPERATURE=0",
       "MAX_SCRIPT_CHARS=5000",
       "MAX_UPLOAD_MB=2",
       "VOICE_DIR=target/test-voice"
     })
-class TtsEndToEndTest {
+class TtsEndToEndTest extends ServerTest {
 
   /** "Hello there, how are you today?" is 18 tokens: EOS after 36 frames, then 3 more. */
   static final String HELLO = "Hello there, how are you today?";
 
   static final double HELLO_SECONDS = 39 * 0.08;
 
-  @LocalServerPort int port;
   ServerHarness server;
 
   @BeforeEach
   void ready() throws Exception {
-    server = new ServerHarness(port);
-    server.awaitReady();
+    server = readyServer();
   }
 
   @Test
