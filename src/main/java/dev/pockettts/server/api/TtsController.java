@@ -7,6 +7,7 @@ import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -20,6 +21,8 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.context.request.RequestContextHolder;
+import org.springframework.web.context.request.ServletRequestAttributes;
 import org.springframework.web.multipart.MultipartFile;
 import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
@@ -132,6 +135,8 @@ class TtsController {
       String script, Supplier<VoiceState> voiceSource, ReturnType type, AudioFormat format)
       throws IOException {
     long start = System.nanoTime();
+    HttpServletResponse servletResponse =
+        ((ServletRequestAttributes) RequestContextHolder.currentRequestAttributes()).getResponse();
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
       VoiceState voice = voiceSource.get();
@@ -165,8 +170,14 @@ class TtsController {
       }
       StreamingResponseBody body =
           out -> {
+            CountingOutputStream counted = new CountingOutputStream(out);
             try (slot) {
-              tts.stream(script, voice, format, out);
+              tts.stream(script, voice, format, counted);
+            } catch (IOException | RuntimeException e) {
+              if (counted.count() > 0) {
+                ConnectionAbort.closeNow(servletResponse, e);
+              }
+              throw e;
             }
           };
       return ResponseEntity.ok()

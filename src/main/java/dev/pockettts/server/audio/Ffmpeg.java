@@ -239,7 +239,11 @@ public final class Ffmpeg {
         stdin.write(b.array());
         stdin.flush();
       } catch (IOException e) {
-        throw pumpError != null ? pumpError : new IOException("FFmpeg stopped: " + err.text(), e);
+        // no cause: a "Broken pipe" to FFmpeg is an encoder failure, and must not read as a
+        // client that went away (Spring swallows those, ending the response as if complete)
+        throw pumpError != null
+            ? pumpError
+            : new IOException("FFmpeg stopped (" + e.getMessage() + "): " + err.text());
       }
     }
 

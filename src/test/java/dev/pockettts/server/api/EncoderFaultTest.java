@@ -2,6 +2,7 @@ package dev.pockettts.server.api;
 
 import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +29,12 @@ class EncoderFaultTest extends ServerTest {
     // reads some PCM, then dies as if killed, before writing anything
     Files.writeString(DYING, "#!/bin/sh\nhead -c 40000 > /dev/null\nkill -9 $$\n");
     Files.setPosixFilePermissions(DYING, PosixFilePermissions.fromString("rwxr-xr-x"));
-    registry.add("FFMPEG_PATH", () -> DYING.toAbsolutePath().toString());
+    Files.copy(
+        DYING,
+        DYING.resolveSibling("active.sh"),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    registry.add(
+        "FFMPEG_PATH", () -> DYING.resolveSibling("active.sh").toAbsolutePath().toString());
   }
 
   ServerHarness server;
@@ -43,6 +49,33 @@ class EncoderFaultTest extends ServerTest {
     String script = "This sentence needs more audio than the broken encoder will take. ".repeat(5);
     var r = server.postJson("/tts", "{\"script\":\"" + script + "\",\"format\":\"mp3\"}");
     assertProblem(r, 500, "internal-error");
+    HttpResponseCheck.ok(
+        server.postJson("/tts", "{\"script\":\"Still fine.\",\"format\":\"wav\"}"));
+  }
+
+  @Test
+  void anEncoderThatDiesAfterItsFirstBytesCutsTheConnection() throws Exception {
+    // this fake writes 300 kB of "audio" first, so the response has started when it dies
+    Path loud = DYING.resolveSibling("dying-after-output.sh");
+    Files.writeString(
+        loud, "#!/bin/sh\nhead -c 300000 /dev/zero\nhead -c 400000 > /dev/null\nkill -9 $$\n");
+    Files.setPosixFilePermissions(loud, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.copy(
+        loud, DYING.resolveSibling("active.sh"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    String script = "A long script keeps the encoder busy for a while. ".repeat(40);
+    try {
+      for (int i = 0; i < 5; i++) {
+        assertThatThrownBy(
+                () -> server.postJson("/tts", "{\"script\":\"" + script + "\",\"format\":\"ogg\"}"))
+            .as("run %d", i)
+            .isInstanceOf(IOException.class);
+      }
+    } finally {
+      Files.copy(
+          DYING,
+          DYING.resolveSibling("active.sh"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
     HttpResponseCheck.ok(
         server.postJson("/tts", "{\"script\":\"Still fine.\",\"format\":\"wav\"}"));
   }
