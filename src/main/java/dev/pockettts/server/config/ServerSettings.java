@@ -40,6 +40,7 @@ public record ServerSettings(
     Duration requestTimeout,
     Duration voiceRetention,
     long voiceDirMaxBytes,
+    int rateLimitPerMinute,
     ModelSettings model,
     EngineOptions engine,
     GenerationParams generation) {
@@ -132,6 +133,7 @@ public record ServerSettings(
         r.duration("REQUEST_TIMEOUT", Duration.ofMinutes(10)),
         r.duration("VOICE_RETENTION", Duration.ofHours(24)),
         (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024,
+        r.integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
         model,
         engine,
         generation);

@@ -26,8 +26,12 @@ import org.springframework.web.filter.OncePerRequestFilter;
 class ApiKeyFilter extends OncePerRequestFilter {
 
   private final byte[] keyDigest;
+  private final int perMinute;
+  private final RateLimiter rateLimiter;
 
   ApiKeyFilter(ServerSettings settings) {
+    this.perMinute = settings.rateLimitPerMinute();
+    this.rateLimiter = perMinute > 0 ? new RateLimiter(perMinute, System.nanoTime()) : null;
     this.keyDigest =
         settings.authDisabled() || settings.apiKey() == null ? null : digest(settings.apiKey());
   }
@@ -50,23 +54,57 @@ class ApiKeyFilter extends OncePerRequestFilter {
       throws ServletException, IOException {
     String presented = presentedKey(request);
     if (presented != null && MessageDigest.isEqual(keyDigest, digest(presented))) {
+      long wait = rateLimiter == null ? 0 : rateLimiter.tryAcquire(System.nanoTime());
+      if (wait > 0) {
+        response.setStatus(429);
+        response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(wait));
+        writeProblem(
+            response,
+            request,
+            "rate-limited",
+            "Too many requests",
+            "this key may make "
+                + perMinute
+                + " requests a minute (RATE_LIMIT_PER_MINUTE); retry in "
+                + wait
+                + " s");
+        return;
+      }
       chain.doFilter(request, response);
       return;
     }
     response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
     response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
-    response.setContentType("application/problem+json");
-    response.setCharacterEncoding("UTF-8");
-    String detail =
+    writeProblem(
+        response,
+        request,
+        "unauthorized",
+        "Unauthorized",
         presented == null
             ? "send the API key in the API_KEY header (or X-API-Key, or Authorization: Bearer <key>)"
-            : "the API key is not valid";
+            : "the API key is not valid");
+  }
+
+  private static void writeProblem(
+      HttpServletResponse response,
+      HttpServletRequest request,
+      String slug,
+      String title,
+      String detail)
+      throws IOException {
+    response.setContentType("application/problem+json");
+    response.setCharacterEncoding("UTF-8");
     response
         .getWriter()
         .write(
-            "{\"type\":\"/problems/unauthorized\",\"title\":\"Unauthorized\","
-                + "\"status\":401,\"detail\":\""
-                + detail
+            "{\"type\":\"/problems/"
+                + slug
+                + "\",\"title\":\""
+                + title
+                + "\",\"status\":"
+                + response.getStatus()
+                + ",\"detail\":\""
+                + jsonEscape(detail)
                 + "\",\"instance\":\""
                 + jsonEscape(request.getRequestURI())
                 + "\"}");
