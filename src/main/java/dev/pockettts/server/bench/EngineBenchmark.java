@@ -96,7 +96,8 @@ public final class EngineBenchmark {
               .orElse(0);
       System.out.printf(
           Locale.ROOT, "median: %.2fx real time, first PCM block after %.0f ms%n", rtf, first);
-      System.out.printf(Locale.ROOT, "peak resident memory: %d MB%n", peakResidentMb());
+      System.out.printf(
+          Locale.ROOT, "peak resident memory: %d MB%n", NativeMemory.peakResidentMb());
     }
   }
 
@@ -137,18 +138,5 @@ public final class EngineBenchmark {
 
   private static double ms(long nanos) {
     return nanos / 1e6;
-  }
-
-  static long peakResidentMb() throws IOException {
-    Path status = Path.of("/proc/self/status");
-    if (!Files.isReadable(status)) {
-      return -1;
-    }
-    for (String line : Files.readAllLines(status)) {
-      if (line.startsWith("VmHWM:")) {
-        return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
-      }
-    }
-    return -1;
   }
 }

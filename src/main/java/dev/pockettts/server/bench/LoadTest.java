@@ -1,0 +1,264 @@
+package dev.pockettts.server.bench;
+
+import dev.pockettts.server.TtsApplication;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.springframework.boot.SpringApplication;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * A bounded load test on loopback: starts the server in this process on 127.0.0.1 with a model
+ * folder, then runs clients for a fixed time with a mix of requests (short and long scripts, every
+ * format, both types, cloning, clients that hang up early) and prints requests served, answers by
+ * status, latency percentiles and resident memory at start and end. Run by hand: {@code java -jar
+ * target/pockettts-server-*.jar load-test <model-folder> [seconds] [clients]}.
+ */
+public final class LoadTest {
+
+  private static final String KEY = "load-test-key";
+  private static final int MAX_REQUESTS = 20_000;
+
+  private LoadTest() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 1) {
+      System.err.println("usage: load-test <model-folder> [seconds] [clients]");
+      System.exit(2);
+    }
+    int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 180;
+    int clients = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    Path voiceDir = Files.createTempDirectory("load-test-voice");
+    SpringApplication app = new SpringApplication(TtsApplication.class);
+    app.setDefaultProperties(
+        Map.of(
+            "API_KEY",
+            KEY,
+            "MODELS_DIR",
+            args[0],
+            "OFFLINE",
+            "true",
+            "VOICE_DIR",
+            voiceDir.toString(),
+            "logging.level.root",
+            "WARN"));
+    // command-line arguments win over application.properties: loopback only, a free port
+    try (ConfigurableApplicationContext ctx =
+        app.run("--server.port=0", "--server.address=127.0.0.1")) {
+      String base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
+      HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+      awaitReady(http, base);
+      long rssStart = NativeMemory.residentMb();
+      System.out.printf(
+          Locale.ROOT,
+          "load test: %d clients for %d s against %s (model %s)%n",
+          clients,
+          seconds,
+          base,
+          args[0]);
+      Map<String, LongAdder> byOutcome = new ConcurrentHashMap<>();
+      List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
+      AtomicInteger sent = new AtomicInteger();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      byte[] reference = referenceWav();
+      ExecutorService pool = Executors.newFixedThreadPool(clients);
+      for (int c = 0; c < clients; c++) {
+        long seed = c;
+        pool.submit(
+            () -> {
+              Random random = new Random(seed);
+              while (System.nanoTime() < deadline && sent.incrementAndGet() <= MAX_REQUESTS) {
+                long t0 = System.nanoTime();
+                String outcome;
+                try {
+                  outcome = oneRequest(http, base, random, reference);
+                } catch (IOException e) {
+                  outcome = "io-error";
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  return;
+                }
+                latencies.add(System.nanoTime() - t0);
+                byOutcome.computeIfAbsent(outcome, k -> new LongAdder()).increment();
+              }
+            });
+      }
+      pool.shutdown();
+      pool.awaitTermination(seconds + 600L, TimeUnit.SECONDS);
+      System.gc();
+      long rssEnd = NativeMemory.residentMb();
+      List<Long> sorted = new ArrayList<>(latencies);
+      Collections.sort(sorted);
+      System.out.printf(Locale.ROOT, "requests: %d%n", sorted.size());
+      new TreeMap<>(byOutcome)
+          .forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %d%n", k, v.sum()));
+      System.out.printf(
+          Locale.ROOT,
+          "latency ms: p50 %.0f, p90 %.0f, p99 %.0f, max %.0f%n",
+          pct(sorted, 0.50),
+          pct(sorted, 0.90),
+          pct(sorted, 0.99),
+          pct(sorted, 1.0));
+      System.out.printf(
+          Locale.ROOT,
+          "resident memory: %d MB after start, %d MB at the end (peak %d MB)%n",
+          rssStart,
+          rssEnd,
+          NativeMemory.peakResidentMb());
+    }
+  }
+
+  /** One request of the mix; returns what came back, e.g. "200 wav file" or "503". */
+  private static String oneRequest(HttpClient http, String base, Random random, byte[] reference)
+      throws IOException, InterruptedException {
+    int kind = random.nextInt(10);
+    String[] formats = {"wav", "mp3", "ogg"};
+    String format = formats[random.nextInt(3)];
+    String shortText = "Hello there, how are you today?";
+    String longText =
+        "This is one sentence of a longer script that the server reads aloud. ".repeat(8);
+    switch (kind) {
+      case 0, 1, 2, 3 -> {
+        return send(http, json(base, shortText, format, "file"), format + " file short");
+      }
+      case 4, 5 -> {
+        return send(http, json(base, longText, format, "file"), format + " file long");
+      }
+      case 6 -> {
+        HttpResponse<byte[]> r =
+            http.send(
+                json(base, shortText, format, "url"), HttpResponse.BodyHandlers.ofByteArray());
+        if (r.statusCode() != 200) {
+          return r.statusCode() + " " + format + " url";
+        }
+        String body = new String(r.body(), StandardCharsets.UTF_8);
+        String url = body.replaceAll(".*\"url\":\"([^\"]+)\".*", "$1");
+        HttpResponse<Void> file =
+            http.send(
+                HttpRequest.newBuilder(URI.create(url)).GET().build(),
+                HttpResponse.BodyHandlers.discarding());
+        return file.statusCode() + " " + format + " url+fetch";
+      }
+      case 7, 8 -> {
+        String boundary = "load" + random.nextLong();
+        ByteArrayOutputStream form = new ByteArrayOutputStream();
+        form.writeBytes(
+            ("--"
+                    + boundary
+                    + "\r\nContent-Disposition: form-data; name=\"script\"\r\n\r\n"
+                    + shortText
+                    + "\r\n--"
+                    + boundary
+                    + "\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\n"
+                    + format
+                    + "\r\n--"
+                    + boundary
+                    + "\r\nContent-Disposition: form-data; name=\"voice_file\"; "
+                    + "filename=\"ref.wav\"\r\nContent-Type: audio/wav\r\n\r\n")
+                .getBytes(StandardCharsets.UTF_8));
+        form.writeBytes(reference);
+        form.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        HttpRequest req =
+            HttpRequest.newBuilder(URI.create(base + "/tts/clone"))
+                .header("API_KEY", KEY)
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(form.toByteArray()))
+                .build();
+        return send(http, req, format + " clone");
+      }
+      default -> {
+        HttpResponse<InputStream> r =
+            http.send(
+                json(base, longText, "wav", "file"), HttpResponse.BodyHandlers.ofInputStream());
+        try (InputStream in = r.body()) {
+          in.readNBytes(4096); // then hang up
+        }
+        return r.statusCode() + " hung up early";
+      }
+    }
+  }
+
+  private static HttpRequest json(String base, String script, String format, String type) {
+    return HttpRequest.newBuilder(URI.create(base + "/tts"))
+        .header("API_KEY", KEY)
+        .header("Content-Type", "application/json")
+        .timeout(Duration.ofMinutes(5))
+        .POST(
+            HttpRequest.BodyPublishers.ofString(
+                "{\"script\":\""
+                    + script
+                    + "\",\"format\":\""
+                    + format
+                    + "\",\"type\":\""
+                    + type
+                    + "\"}"))
+        .build();
+  }
+
+  private static String send(HttpClient http, HttpRequest req, String what)
+      throws IOException, InterruptedException {
+    HttpResponse<Void> r = http.send(req, HttpResponse.BodyHandlers.discarding());
+    return r.statusCode() + " " + what;
+  }
+
+  private static void awaitReady(HttpClient http, String base) throws Exception {
+    for (int i = 0; i < 1200; i++) {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (r.body().contains("\"model_loaded\":true")) {
+        return;
+      }
+      if (r.statusCode() == 503) {
+        throw new IllegalStateException("the model failed to load: " + r.body());
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("the model did not load in 2 minutes");
+  }
+
+  /** 3 s of a voiced-like tone with noise as a 16-bit 24 kHz WAV. */
+  private static byte[] referenceWav() {
+    int n = 3 * 24000;
+    ByteBuffer b = ByteBuffer.allocate(44 + 2 * n).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(dev.pockettts.server.audio.WavEncoder.header(24000, 2L * n));
+    Random random = new Random(3);
+    for (int i = 0; i < n; i++) {
+      double s = 0.3 * Math.sin(2 * Math.PI * 140 * i / 24000.0) + 0.02 * random.nextGaussian();
+      b.putShort((short) (Math.max(-1, Math.min(1, s)) * 32767));
+    }
+    return b.array();
+  }
+
+  private static double pct(List<Long> sorted, double p) {
+    if (sorted.isEmpty()) {
+      return 0;
+    }
+    int i = (int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1);
+    return sorted.get(Math.max(0, i)) / 1e6;
+  }
+}
