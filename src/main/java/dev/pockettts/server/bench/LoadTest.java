@@ -96,7 +96,7 @@ public final class LoadTest {
                 try {
                   outcome = oneRequest(http, base, random, reference);
                 } catch (IOException e) {
-                  outcome = "io-error";
+                  outcome = "io-error " + e.getClass().getSimpleName() + ": " + e.getMessage();
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
@@ -107,7 +107,10 @@ public final class LoadTest {
             });
       }
       pool.shutdown();
-      pool.awaitTermination(seconds + 600L, TimeUnit.SECONDS);
+      List<Long> rssSamples = new ArrayList<>();
+      while (!pool.awaitTermination(30, TimeUnit.SECONDS)) {
+        rssSamples.add(NativeMemory.residentMb());
+      }
       System.gc();
       long rssEnd = NativeMemory.residentMb();
       List<Long> sorted = new ArrayList<>(latencies);
@@ -122,6 +125,7 @@ public final class LoadTest {
           pct(sorted, 0.90),
           pct(sorted, 0.99),
           pct(sorted, 1.0));
+      System.out.println("resident memory every 30 s (MB): " + rssSamples);
       System.out.printf(
           Locale.ROOT,
           "resident memory: %d MB after start, %d MB at the end (peak %d MB)%n",
