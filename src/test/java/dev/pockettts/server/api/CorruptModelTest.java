@@ -1,0 +1,64 @@
+package dev.pockettts.server.api;
+
+import static dev.pockettts.server.api.ServerHarness.assertProblem;
+import static dev.pockettts.server.api.ServerHarness.json;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pockettts.server.model.HubClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * A model file changed on disk after its checksum was recorded: start-up says so, speech is
+ * refused.
+ */
+class CorruptModelTest extends ServerTest {
+
+  static final Path COPY = Path.of("target/corrupt-model");
+
+  @DynamicPropertySource
+  static void corruptCopy(DynamicPropertyRegistry registry) throws IOException {
+    Path tiny = Path.of("src/test/resources/models/tiny-bundle");
+    try (Stream<Path> files = Files.walk(tiny)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = COPY.resolve(tiny.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+    Path main = COPY.resolve("flow_lm_main_int8.onnx");
+    Files.writeString(
+        COPY.resolve("checksums.json"),
+        "{\"flow_lm_main_int8.onnx\":{\"size\":"
+            + Files.size(main)
+            + ",\"sha256\":\""
+            + HubClient.sha256(main)
+            + "\",\"source\":\"test\"}}");
+    byte[] bytes = Files.readAllBytes(main);
+    bytes[bytes.length / 2] ^= 0x21;
+    Files.write(main, bytes);
+    registry.add("MODELS_DIR", () -> COPY.toString());
+    registry.add("VOICE_DIR", () -> "target/test-voice-corrupt");
+  }
+
+  @Test
+  void startUpReportsTheCorruptFileAndSpeechIsRefused() throws Exception {
+    ServerHarness server = server();
+    var health = server.get("/health");
+    for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
+      Thread.sleep(50);
+      health = server.get("/health");
+    }
+    assertThat(health.statusCode()).isEqualTo(503);
+    assertThat(json(health).path("error").asString()).contains("flow_lm_main_int8.onnx", "corrupt");
+    assertProblem(server.postJson("/tts", "{\"script\":\"Hello.\"}"), 503, "model-failed");
+  }
+}
