@@ -52,11 +52,7 @@ class CorruptModelTest extends ServerTest {
   @Test
   void startUpReportsTheCorruptFileAndSpeechIsRefused() throws Exception {
     ServerHarness server = server();
-    var health = server.get("/health");
-    for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
-      Thread.sleep(50);
-      health = server.get("/health");
-    }
+    var health = server.awaitFailedHealth();
     assertThat(health.statusCode()).isEqualTo(503);
     assertThat(json(health).path("error").asString()).contains("flow_lm_main_int8.onnx", "corrupt");
     assertProblem(server.postJson("/tts", "{\"script\":\"Hello.\"}"), 503, "model-failed");

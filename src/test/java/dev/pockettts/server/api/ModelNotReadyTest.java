@@ -21,11 +21,7 @@ class ModelNotReadyTest extends ServerTest {
   @Test
   void aModelThatCannotLoadIsReportedAndSpeechIsRefused() throws Exception {
     ServerHarness server = server();
-    var health = server.get("/health");
-    for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
-      Thread.sleep(50);
-      health = server.get("/health");
-    }
+    var health = server.awaitFailedHealth();
     assertThat(health.statusCode()).isEqualTo(503);
     assertThat(json(health).path("error").asString()).contains("OFFLINE=true");
     assertProblem(server.postJson("/tts", "{\"script\":\"Hello.\"}"), 503, "model-failed");

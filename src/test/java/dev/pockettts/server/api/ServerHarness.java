@@ -65,6 +65,16 @@ final class ServerHarness {
     throw new AssertionError("the model did not load within 60 s");
   }
 
+  /** Waits until /health reports that the model failed to load; returns that answer. */
+  HttpResponse<byte[]> awaitFailedHealth() throws Exception {
+    HttpResponse<byte[]> health = get("/health");
+    for (int i = 0; i < 100 && !json(health).path("status").asString().equals("error"); i++) {
+      Thread.sleep(50);
+      health = get("/health");
+    }
+    return health;
+  }
+
   /** A multipart/form-data body. */
   static final class Multipart {
     final String boundary = "----pockettts" + UUID.randomUUID();
