@@ -3,12 +3,14 @@ package dev.pockettts.server.api;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
 import org.springframework.http.ContentDisposition;
@@ -140,12 +142,12 @@ class TtsController {
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
       VoiceState voice = voiceSource.get();
-      tts.validate(script, format);
+      List<TextChunk> chunks = tts.prepare(script, format);
       long prepared = System.nanoTime();
       if (type == ReturnType.URL) {
         TtsService.Saved saved;
         try (slot) {
-          saved = tts.save(script, voice, format);
+          saved = tts.save(chunks, voice, format);
         }
         String name = saved.name();
         String base =
@@ -172,7 +174,7 @@ class TtsController {
           out -> {
             CountingOutputStream counted = new CountingOutputStream(out);
             try (slot) {
-              tts.stream(script, voice, format, counted);
+              tts.stream(chunks, voice, format, counted);
             } catch (IOException | RuntimeException e) {
               if (counted.count() > 0) {
                 ConnectionAbort.closeNow(servletResponse, e);

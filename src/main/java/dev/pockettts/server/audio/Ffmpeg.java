@@ -51,23 +51,6 @@ public final class Ffmpeg {
     return java.nio.file.Files.isRegularFile(p) && java.nio.file.Files.isExecutable(p);
   }
 
-  /** True when the binary runs. */
-  public boolean works() {
-    try {
-      Process p =
-          new ProcessBuilder(executable, "-hide_banner", "-version")
-              .redirectErrorStream(true)
-              .start();
-      p.getInputStream().readAllBytes();
-      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
   /**
    * An encoder writing {@code format} to {@code out}; WAV is written directly, the rest by FFmpeg.
    */

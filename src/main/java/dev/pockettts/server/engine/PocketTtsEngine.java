@@ -213,10 +213,6 @@ public final class PocketTtsEngine implements AutoCloseable {
     return cloningUnavailable;
   }
 
-  public Tokenizer tokenizer() {
-    return tokenizer;
-  }
-
   /** The chunks a text is generated in. */
   public List<TextChunk> chunk(String text, GenerationParams params) {
     int maxTokens =
@@ -333,8 +329,20 @@ public final class PocketTtsEngine implements AutoCloseable {
    */
   public SynthesisResult synthesize(
       String text, VoiceState voice, GenerationParams params, PcmSink sink, Cancellation cancel) {
+    return synthesize(chunk(text, params), voice, params, sink, cancel);
+  }
+
+  /**
+   * As {@link #synthesize(String, VoiceState, GenerationParams, PcmSink, Cancellation)}, for chunks
+   * already made by {@link #chunk}.
+   */
+  public SynthesisResult synthesize(
+      List<TextChunk> chunks,
+      VoiceState voice,
+      GenerationParams params,
+      PcmSink sink,
+      Cancellation cancel) {
     long start = System.nanoTime();
-    List<TextChunk> chunks = chunk(text, params);
     BlockingQueue<Object> handoff = new ArrayBlockingQueue<>(HANDOFF_CAPACITY);
     AtomicLong firstPcm = new AtomicLong(-1);
     AtomicLong samples = new AtomicLong();

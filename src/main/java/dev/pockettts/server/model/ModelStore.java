@@ -90,11 +90,6 @@ public final class ModelStore {
     try {
       Files.createDirectories(folder);
       record = new ChecksumRecord(folder);
-      if (ready && settings.offline()) {
-        verifyRecorded();
-        readCatalog();
-        return folder;
-      }
       if (ready) {
         log.info("Using the model in {} as it is (MODELS_DIR holds a model)", folder);
         verifyRecorded();
@@ -249,6 +244,16 @@ public final class ModelStore {
   /** True for names that may be voices: lower-case letters, digits and underscores. */
   public static boolean validVoiceName(String name) {
     return name != null && VOICE_NAME.matcher(name).matches();
+  }
+
+  /**
+   * Whether {@code name} is a built-in voice ({@link #voiceNames()} holds it), without listing the
+   * voice folder: a name of the model's list that can be downloaded, or a voice file on disk.
+   */
+  public boolean hasVoice(String name) {
+    return validVoiceName(name)
+        && ((!settings.offline() && !ready && catalog.contains(name))
+            || Files.isRegularFile(voicePath(name)));
   }
 
   /** Built-in voice names: the model's list online; offline, those present on disk. */

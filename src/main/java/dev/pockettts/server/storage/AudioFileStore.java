@@ -35,10 +35,6 @@ public class AudioFileStore {
     this.dir = settings.voiceDir();
   }
 
-  public Path dir() {
-    return dir;
-  }
-
   /** True for names this store makes; anything else is never served. */
   public static boolean validName(String name) {
     return name != null && NAME.matcher(name).matches();

@@ -9,6 +9,7 @@ import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.Cancellation;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.SynthesisResult;
+import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.storage.AudioFileStore;
 import dev.pockettts.server.system.TtsMetrics;
@@ -18,6 +19,7 @@ import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -62,14 +64,16 @@ public class TtsService {
   }
 
   /**
-   * Checks, before a response starts, that the script can be spoken (InvalidTextException) and that
-   * the encoder for the format is there (503 otherwise).
+   * Splits the script into the chunks it is spoken in, before a response starts, so that a script
+   * that cannot be spoken (InvalidTextException) or a missing encoder for the format (503) is a
+   * problem response.
    */
-  public void validate(String script, AudioFormat format) {
-    models.engine().chunk(script, settings.generation());
+  public List<TextChunk> prepare(String script, AudioFormat format) {
+    List<TextChunk> chunks = models.engine().chunk(script, settings.generation());
     if (format != AudioFormat.WAV) {
       requireFfmpeg(format.extension().toUpperCase(java.util.Locale.ROOT) + " output");
     }
+    return chunks;
   }
 
   /** 503 when FFmpeg is missing; {@code what} says what needed it. */
@@ -91,10 +95,11 @@ public class TtsService {
    * completed (client gone, encoder failed), so that the response is aborted, not ended cleanly.
    */
   public SynthesisResult stream(
-      String script, VoiceState voice, AudioFormat format, OutputStream out) throws IOException {
+      List<TextChunk> chunks, VoiceState voice, AudioFormat format, OutputStream out)
+      throws IOException {
     PocketTtsEngine engine = models.engine();
     try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
-      SynthesisResult r = run(engine, script, voice, encoder);
+      SynthesisResult r = run(engine, chunks, voice, encoder);
       encoder.finish();
       return r;
     }
@@ -104,7 +109,8 @@ public class TtsService {
   public record Saved(String name, SynthesisResult result) {}
 
   /** Writes the speech to a new file in the voice folder. */
-  public Saved save(String script, VoiceState voice, AudioFormat format) throws IOException {
+  public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format)
+      throws IOException {
     PocketTtsEngine engine = models.engine();
     AtomicReference<SynthesisResult> result = new AtomicReference<>();
     String name =
@@ -113,7 +119,7 @@ public class TtsService {
             file -> {
               try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
                 try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
-                  result.set(run(engine, script, voice, encoder));
+                  result.set(run(engine, chunks, voice, encoder));
                   encoder.finish();
                 }
               }
@@ -125,7 +131,7 @@ public class TtsService {
   }
 
   private SynthesisResult run(
-      PocketTtsEngine engine, String script, VoiceState voice, PcmEncoder encoder)
+      PocketTtsEngine engine, List<TextChunk> chunks, VoiceState voice, PcmEncoder encoder)
       throws IOException {
     AtomicReference<IOException> failure = new AtomicReference<>();
     Cancellation cancel = new Cancellation();
@@ -142,7 +148,7 @@ public class TtsService {
     try {
       r =
           engine.synthesize(
-              script,
+              chunks,
               voice,
               settings.generation(),
               pcm -> {

@@ -59,7 +59,7 @@ public class VoiceService {
   /** Fails with 400 unless {@code name} is a built-in voice of the loaded model. */
   public void requireKnown(String name) {
     models.engine();
-    if (!ModelStore.validVoiceName(name) || !builtInNames().contains(name)) {
+    if (!models.store().hasVoice(name)) {
       throw unknown(name);
     }
   }
