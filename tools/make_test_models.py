@@ -684,9 +684,10 @@ class G:
         return self.op("MatMul", [self.op("Softmax", [scores], axis=-1), cache_v])
 
 
-def kv_write(g, cache, k_new, v_new, positions, lead_dims):
+def kv_write(g, cache, k_new, v_new, positions, lead_dims, out):
     """Writes keys and values into a [2, *lead, T, ...] cache at `positions` (int64 [n]) with
-    ScatterND: one copy of the cache per step, as an exported in-graph cache update makes."""
+    ScatterND straight into the graph output `out`: one copy of the cache per step, as the
+    real export's in-graph clone-then-write makes (an Identity to the output would add a second)."""
     kv = g.op("Concat", [g.op("Unsqueeze", [k_new, g.const(i64([0]))]),
                          g.op("Unsqueeze", [v_new, g.const(i64([0]))])], axis=0)
     dims = [2] + lead_dims  # the axes before time
@@ -700,7 +701,8 @@ def kv_write(g, cache, k_new, v_new, positions, lead_dims):
     t_shape = g.const(i64([1] * len(dims) + [-1, 1]))
     parts.append(g.op("Expand", [g.op("Reshape", [positions, t_shape]), grid_shape]))
     indices = g.op("Concat", parts, axis=-1)
-    return g.op("ScatterND", [cache, indices, kv])
+    g.nodes.append(helper.make_node("ScatterND", [cache, indices, kv], [out]))
+    return out
 
 
 def used_prefix(g, cache, length, time_axis):
@@ -742,9 +744,8 @@ def full_flow_lm_main(rng, int8, layers=6, d=1024, heads=16, head_dim=64, ffn=40
         v = g.op("Reshape", [g.linear(h, d, d), heads_shape])
         positions = g.op("Add", [g.op("Range", [g.op("Squeeze", [name]), g.op("Squeeze", [g.op("Add", [name, n])]),
                                                 g.const(np.int64(1))]), g.const(i64([0]))])
-        new_cache = kv_write(g, cache, k, v, positions, [1])
+        new_cache = kv_write(g, cache, k, v, positions, [1], cache_out)
         end = g.op("Add", [name, n])
-        g.nodes.append(helper.make_node("Identity", [new_cache], [cache_out]))
         g.nodes.append(helper.make_node("Identity", [end], [out]))
         ck, cv = used_prefix(g, new_cache, end, 2)
         ck = g.op("Transpose", [ck], perm=[0, 2, 1, 3])
@@ -816,9 +817,8 @@ def full_mimi_decoder(rng, int8, d=512, heads=8, head_dim=64, ffn=2048, capacity
                                            g.op("Squeeze", [g.op("Add", [end_offset, n])]), g.const(np.int64(1))]),
                             g.const(i64([0]))])
         positions = g.op("Mod", [ring, g.const(i64([capacity]))])
-        new_cache = kv_write(g, cache, k, v, positions, [1, heads])
+        new_cache = kv_write(g, cache, k, v, positions, [1, heads], f"out_state_{base}")
         used = g.op("Min", [g.op("Add", [end_offset, n]), g.const(i64([capacity]))])
-        g.nodes.append(helper.make_node("Identity", [new_cache], [f"out_state_{base}"]))
         g.nodes.append(helper.make_node("Add", [end_offset, n], [f"out_state_{base + 1}"]))
         g.nodes.append(helper.make_node("Add", [offset, n], [f"out_state_{base + 2}"]))
         handled.update({base, base + 1, base + 2})
@@ -874,6 +874,17 @@ def make_full_size(out, tokenizer):
     save_large(full_mimi_encoder(rng), os.path.join(out, "mimi_encoder.onnx"))
     shutil.copy(tokenizer, os.path.join(out, "tokenizer.model"))
     np.save(os.path.join(out, "bos_before_voice.npy"), np.zeros((1, 1, 1024), dtype=np.float32))
+    # 8 voices in the upstream KV-state format with the real shapes: 125 positions (10 s of
+    # reference audio) of random keys and values per layer
+    os.makedirs(os.path.join(out, "voices"), exist_ok=True)
+    for name in ENGLISH_VOICES[:8]:
+        tensors = []
+        for layer in range(6):
+            kv = (rng.standard_normal((2, 1, 125, 16, 64)) * 0.5).astype(np.float32)
+            module = f"transformer.layers.{layer}.self_attn"
+            tensors.append((module + "/cache", "F32", list(kv.shape), kv.tobytes()))
+            tensors.append((module + "/offset", "I64", [1], np.asarray([125], dtype=np.int64).tobytes()))
+        write_safetensors(os.path.join(out, "voices", name + ".safetensors"), tensors)
     manifest = []
     for index, module, key in flow_state_names(6):
         shape = {"cache": [2, 1, 1000, 16, 64], "current_end": [0], "step": [1]}[key]
@@ -886,7 +897,7 @@ def make_full_size(out, tokenizer):
         "pad_with_spaces_for_short_inputs": False, "remove_semicolons": False,
         "model_recommended_frames_after_eos": None, "max_token_per_chunk": 50, "insert_bos_before_voice": True,
         "tokenizer_file": "tokenizer.model", "bos_before_voice_file": "bos_before_voice.npy",
-        "predefined_voices": [], "flow_lm_state_manifest": manifest, "mimi_state_manifest": mimi,
+        "predefined_voices": ENGLISH_VOICES[:8], "flow_lm_state_manifest": manifest, "mimi_state_manifest": mimi,
     }
     with open(os.path.join(out, "bundle.json"), "w") as f:
         json.dump(meta, f, indent=1)

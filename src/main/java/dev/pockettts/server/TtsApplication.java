@@ -1,6 +1,7 @@
 package dev.pockettts.server;
 
 import dev.pockettts.server.bench.EngineBenchmark;
+import dev.pockettts.server.bench.HttpBenchmark;
 import dev.pockettts.server.bench.LoadTest;
 import dev.pockettts.server.config.DotenvLoader;
 import dev.pockettts.server.config.ServerSettings;
@@ -19,6 +20,10 @@ public class TtsApplication {
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("load-test")) {
       LoadTest.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
+    if (args.length > 0 && args[0].equals("bench")) {
+      HttpBenchmark.main(java.util.Arrays.copyOfRange(args, 1, args.length));
       return;
     }
     if (args.length > 0 && args[0].equals("bench-engine")) {

@@ -9,7 +9,10 @@ import java.util.Locale;
 public enum AudioFormat {
   WAV("wav", "audio/wav", List.of()),
   MP3("mp3", "audio/mpeg", List.of("-c:a", "libmp3lame", "-b:a", "96k", "-f", "mp3")),
-  OGG("ogg", "audio/ogg", List.of("-c:a", "libvorbis", "-q:a", "4", "-f", "ogg"));
+  OGG(
+      "ogg",
+      "audio/ogg",
+      List.of("-c:a", "libvorbis", "-q:a", "4", "-page_duration", "100000", "-f", "ogg"));
 
   private final String extension;
   private final String contentType;

@@ -59,10 +59,24 @@ public final class Ffmpeg {
     if (format == AudioFormat.WAV) {
       return new WavEncoder(out, sampleRate);
     }
+    // no probing of the raw input (FFmpeg would wait for seconds of it before its first output),
+    // and every encoded packet written at once rather than in 32 kB blocks
     List<String> cmd =
-        command("-f", "f32le", "-ar", Integer.toString(sampleRate), "-ac", "1", "-i", "pipe:0");
+        command(
+            "-probesize",
+            "32",
+            "-analyzeduration",
+            "0",
+            "-f",
+            "f32le",
+            "-ar",
+            Integer.toString(sampleRate),
+            "-ac",
+            "1",
+            "-i",
+            "pipe:0");
     cmd.addAll(format.ffmpegArgs());
-    cmd.add("pipe:1");
+    cmd.addAll(List.of("-flush_packets", "1", "pipe:1"));
     return new FfmpegEncoder(start(cmd), out);
   }
 

@@ -8,8 +8,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +49,9 @@ public final class LoadTest {
     }
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 180;
     int clients = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    // the client drops an idle connection before the server's keep-alive timeout can close it
+    // under a request being sent (a client-side race that is not the server's failure)
+    System.setProperty("jdk.httpclient.keepalive.timeout", "5");
     Path voiceDir = Files.createTempDirectory("load-test-voice");
     SpringApplication app = new SpringApplication(TtsApplication.class);
     app.setDefaultProperties(
@@ -83,7 +84,7 @@ public final class LoadTest {
       List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
       AtomicInteger sent = new AtomicInteger();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-      byte[] reference = referenceWav();
+      byte[] reference = HttpBenchmark.referenceWav(3);
       ExecutorService pool = Executors.newFixedThreadPool(clients);
       for (int c = 0; c < clients; c++) {
         long seed = c;
@@ -107,9 +108,10 @@ public final class LoadTest {
             });
       }
       pool.shutdown();
-      List<Long> rssSamples = new ArrayList<>();
+      List<String> rssSamples = new ArrayList<>();
       while (!pool.awaitTermination(30, TimeUnit.SECONDS)) {
-        rssSamples.add(NativeMemory.residentMb());
+        rssSamples.add(
+            NativeMemory.residentMb() + "/" + Runtime.getRuntime().totalMemory() / (1 << 20));
       }
       System.gc();
       long rssEnd = NativeMemory.residentMb();
@@ -125,7 +127,7 @@ public final class LoadTest {
           pct(sorted, 0.90),
           pct(sorted, 0.99),
           pct(sorted, 1.0));
-      System.out.println("resident memory every 30 s (MB): " + rssSamples);
+      System.out.println("resident memory / Java heap committed, every 30 s (MB): " + rssSamples);
       System.out.printf(
           Locale.ROOT,
           "resident memory: %d MB after start, %d MB at the end (peak %d MB)%n",
@@ -243,19 +245,6 @@ public final class LoadTest {
       Thread.sleep(100);
     }
     throw new IllegalStateException("the model did not load in 2 minutes");
-  }
-
-  /** 3 s of a voiced-like tone with noise as a 16-bit 24 kHz WAV. */
-  private static byte[] referenceWav() {
-    int n = 3 * 24000;
-    ByteBuffer b = ByteBuffer.allocate(44 + 2 * n).order(ByteOrder.LITTLE_ENDIAN);
-    b.put(dev.pockettts.server.audio.WavEncoder.header(24000, 2L * n));
-    Random random = new Random(3);
-    for (int i = 0; i < n; i++) {
-      double s = 0.3 * Math.sin(2 * Math.PI * 140 * i / 24000.0) + 0.02 * random.nextGaussian();
-      b.putShort((short) (Math.max(-1, Math.min(1, s)) * 32767));
-    }
-    return b.array();
   }
 
   private static double pct(List<Long> sorted, double p) {

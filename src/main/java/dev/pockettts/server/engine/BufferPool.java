@@ -2,31 +2,28 @@ package dev.pockettts.server.engine;
 
 import java.nio.ByteBuffer;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
- * Reuses the large direct buffers that hold a chunk's starting caches, so that each chunk does not
- * leave megabytes of direct memory for the garbage collector. Buffers are not cleared: the graphs
- * never read cache positions at or beyond {@code step}.
+ * Reuses the large direct buffers that hold the chunks' caches, so that each chunk does not leave
+ * megabytes of direct memory for the garbage collector. It keeps every buffer given back, so it
+ * holds at most what the most chunks running at once needed. Buffers are not cleared: the graphs
+ * never read cache positions at or beyond {@code step}, and a run writes its output caches whole.
  */
 final class BufferPool {
 
-  private final int perSize;
-  private final Map<Integer, ArrayBlockingQueue<ByteBuffer>> free = new ConcurrentHashMap<>();
-
-  BufferPool(int perSize) {
-    this.perSize = perSize;
-  }
+  private final Map<Integer, Queue<ByteBuffer>> free = new ConcurrentHashMap<>();
 
   ByteBuffer acquire(int bytes) {
-    ArrayBlockingQueue<ByteBuffer> q = free.get(bytes);
+    Queue<ByteBuffer> q = free.get(bytes);
     ByteBuffer b = q == null ? null : q.poll();
     return b != null ? b.clear() : Tensors.direct(bytes);
   }
 
   /** Returns a buffer no tensor refers to any more. */
   void release(ByteBuffer buffer) {
-    free.computeIfAbsent(buffer.capacity(), k -> new ArrayBlockingQueue<>(perSize)).offer(buffer);
+    free.computeIfAbsent(buffer.capacity(), k -> new ConcurrentLinkedQueue<>()).offer(buffer);
   }
 }

@@ -10,8 +10,10 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -39,7 +41,7 @@ final class FlowLm implements AutoCloseable {
   private final OnnxTensor emptySequence;
   private final OnnxTensor emptyText;
   private final List<OnnxTensor> zeroState;
-  private final BufferPool pool = new BufferPool(4);
+  private final BufferPool pool = new BufferPool();
 
   FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
     this.env = env;
@@ -487,25 +489,71 @@ final class FlowLm implements AutoCloseable {
 
   // ------------------------------------------------------------------ generation
 
-  /** Per-chunk generation: a private copy of the state, advanced one frame at a time. */
+  /**
+   * Per-chunk generation: a private copy of the state, advanced one frame at a time. The caches
+   * live in two sets of pooled direct buffers that take turns: each run reads one set and writes
+   * the other as pinned outputs, so ONNX Runtime allocates no cache memory per step and the
+   * resident size stays what the running chunks need.
+   */
   final class Chunk implements AutoCloseable {
     private final StateChain chain = new StateChain("flow_lm_main");
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    private final VoiceState.Materialized start;
+    private final List<StateSpec> caches = new ArrayList<>();
+    private final Set<String> requested = new LinkedHashSet<>();
+    private final OnnxTensor[] readSet;
+    private final OnnxTensor[] writeSet;
+    private final List<ByteBuffer> writeBuffers = new ArrayList<>();
+    private final Map<String, OnnxTensor> pinned = new HashMap<>();
     long mainNanos;
     long headNanos;
 
     Chunk(VoiceState voice, OnnxTensor textEmbeddings) {
-      VoiceState.Materialized start = voice.materialize(env, states, pool);
+      this.start = voice.materialize(env, states, pool);
+      requested.add(CONDITIONING);
+      requested.add(EOS_LOGIT);
+      for (StateSpec s : states) {
+        if (s.key().equals("cache")) {
+          caches.add(s);
+        } else {
+          requested.add(s.outputName());
+        }
+      }
+      readSet = new OnnxTensor[caches.size()];
+      writeSet = new OnnxTensor[caches.size()];
       try {
+        for (int i = 0; i < caches.size(); i++) {
+          StateSpec s = caches.get(i);
+          readSet[i] = start.tensors().get(s.inputName());
+          ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
+          writeBuffers.add(b);
+          writeSet[i] = Tensors.of(env, b, s.shape(), s.dtype().javaType());
+        }
         inputs.putAll(start.tensors());
         inputs.put(SEQUENCE, emptySequence);
         inputs.put(TEXT_EMBEDDINGS, textEmbeddings);
-        long t0 = System.nanoTime();
-        chain.advance(main.run(inputs));
-        mainNanos += System.nanoTime() - t0;
-      } finally {
-        start.release(pool);
-        inputs.clear();
+        run();
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+
+    /** One flow_lm_main run on {@link #inputs}: reads the read set, writes the write set. */
+    private void run() {
+      for (int i = 0; i < caches.size(); i++) {
+        inputs.put(caches.get(i).inputName(), readSet[i]);
+        pinned.put(caches.get(i).outputName(), writeSet[i]);
+      }
+      long t0 = System.nanoTime();
+      OrtSession.Result next = main.run(inputs, requested, pinned);
+      mainNanos += System.nanoTime() - t0;
+      inputs.clear();
+      chain.advance(next);
+      for (int i = 0; i < caches.size(); i++) {
+        OnnxTensor t = readSet[i];
+        readSet[i] = writeSet[i];
+        writeSet[i] = t;
       }
     }
 
@@ -515,13 +563,11 @@ final class FlowLm implements AutoCloseable {
         inputs.put(SEQUENCE, seq);
         inputs.put(TEXT_EMBEDDINGS, emptyText);
         for (StateSpec s : states) {
-          inputs.put(s.inputName(), chain.get(s.outputName()));
+          if (!s.key().equals("cache")) {
+            inputs.put(s.inputName(), chain.get(s.outputName()));
+          }
         }
-        long t0 = System.nanoTime();
-        OrtSession.Result next = main.run(inputs);
-        mainNanos += System.nanoTime() - t0;
-        inputs.clear();
-        chain.advance(next);
+        run();
       }
       return chain.get(EOS_LOGIT).getFloatBuffer().get(0);
     }
@@ -564,6 +610,19 @@ final class FlowLm implements AutoCloseable {
     @Override
     public void close() {
       chain.close();
+      // the voice's buffers, one of the two sets, go back with start; the other set here
+      start.release(pool);
+      for (OnnxTensor t : writeSet) {
+        if (t != null && !start.tensors().containsValue(t)) {
+          t.close();
+        }
+      }
+      for (OnnxTensor t : readSet) {
+        if (t != null && !start.tensors().containsValue(t)) {
+          t.close();
+        }
+      }
+      writeBuffers.forEach(pool::release);
     }
   }
 

@@ -49,6 +49,21 @@ final class Graph implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs the graph writing the outputs named in {@code pinned} into those caller-owned tensors
+   * (ONNX Runtime allocates nothing for them); the result holds the {@code requested} outputs.
+   */
+  OrtSession.Result run(
+      Map<String, ? extends OnnxTensor> inputs,
+      java.util.Set<String> requested,
+      Map<String, ? extends OnnxTensor> pinned) {
+    try {
+      return session.run(inputs, requested, pinned);
+    } catch (OrtException e) {
+      throw new EngineException(name + " failed: " + e.getMessage(), e);
+    }
+  }
+
   Map<String, NodeInfo> inputs() {
     try {
       return session.getInputInfo();

@@ -5,11 +5,14 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /** The streaming Mimi decoder: latents in, 24 kHz PCM out, with its 56-tensor state. */
@@ -22,6 +25,14 @@ final class MimiDecoder implements AutoCloseable {
   private final Graph graph;
   private final List<StateSpec> states;
   private final List<OnnxTensor> zeroState;
+
+  /**
+   * The attention ring caches (the float states of rank 5, [2, 1, heads, T, head_dim], 4 MB each in
+   * the real decoder): written into pooled buffers, see {@link Stream}.
+   */
+  private final List<StateSpec> large;
+
+  private final BufferPool pool = new BufferPool();
   private final int latentDim;
 
   MimiDecoder(OrtEnvironment env, Graph graph, List<StateSpec> manifest, int latentDim) {
@@ -65,6 +76,10 @@ final class MimiDecoder implements AutoCloseable {
       zeros.add(Tensors.zeros(env, s));
     }
     this.zeroState = List.copyOf(zeros);
+    this.large =
+        states.stream()
+            .filter(st -> st.shape().length == 5 && st.dtype() == StateDtype.FLOAT32)
+            .toList();
   }
 
   private static List<StateSpec> derive(Graph graph) {
@@ -98,10 +113,45 @@ final class MimiDecoder implements AutoCloseable {
     return states.size();
   }
 
-  /** A decoding stream for one chunk, starting from a fresh state. Not thread-safe. */
+  /**
+   * A decoding stream for one chunk, starting from a fresh state. Not thread-safe. The large states
+   * (the attention ring caches) live in two sets of pooled direct buffers that take turns as the
+   * pinned outputs of a run and the inputs of the next, so no run allocates them.
+   */
   final class Stream implements AutoCloseable {
     private final StateChain chain = new StateChain("mimi_decoder");
+    private final Set<String> requested = new LinkedHashSet<>();
+    private final OnnxTensor[] even = new OnnxTensor[large.size()];
+    private final OnnxTensor[] odd = new OnnxTensor[large.size()];
+    private int runs;
+    private final List<ByteBuffer> buffers = new ArrayList<>();
+    private final Map<String, OnnxTensor> pinned = new HashMap<>();
     long nanos;
+
+    Stream() {
+      requested.add(AUDIO);
+      for (StateSpec s : states) {
+        if (!large.contains(s)) {
+          requested.add(s.outputName());
+        }
+      }
+      try {
+        for (int i = 0; i < large.size(); i++) {
+          StateSpec s = large.get(i);
+          even[i] = pooledTensor(s);
+          odd[i] = pooledTensor(s);
+        }
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+
+    private OnnxTensor pooledTensor(StateSpec s) {
+      ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
+      buffers.add(b);
+      return Tensors.of(env, b, s.shape(), s.dtype().javaType());
+    }
 
     /** Decodes {@code count} latents (row-major [count, latentDim]) into count * 1920 samples. */
     float[] decode(float[] latents, int count) {
@@ -110,12 +160,23 @@ final class MimiDecoder implements AutoCloseable {
         in.put(LATENT, lat);
         for (int i = 0; i < states.size(); i++) {
           StateSpec s = states.get(i);
-          in.put(s.inputName(), chain.started() ? chain.get(s.outputName()) : zeroState.get(i));
+          if (!large.contains(s)) {
+            in.put(s.inputName(), chain.started() ? chain.get(s.outputName()) : zeroState.get(i));
+          }
+        }
+        // run 0 reads the zero state and writes the even set; then odd, even, ... in turn
+        for (int i = 0; i < large.size(); i++) {
+          StateSpec s = large.get(i);
+          OnnxTensor read =
+              runs == 0 ? zeroState.get(states.indexOf(s)) : (runs % 2 == 1 ? even[i] : odd[i]);
+          in.put(s.inputName(), read);
+          pinned.put(s.outputName(), runs % 2 == 0 ? even[i] : odd[i]);
         }
         long t0 = System.nanoTime();
-        OrtSession.Result next = graph.run(in);
+        OrtSession.Result next = graph.run(in, requested, pinned);
         nanos += System.nanoTime() - t0;
         chain.advance(next);
+        runs++;
         return Tensors.readFloats(chain.get(AUDIO));
       }
     }
@@ -123,6 +184,14 @@ final class MimiDecoder implements AutoCloseable {
     @Override
     public void close() {
       chain.close();
+      for (OnnxTensor[] set : List.of(even, odd)) {
+        for (OnnxTensor t : set) {
+          if (t != null) {
+            t.close();
+          }
+        }
+      }
+      buffers.forEach(pool::release);
     }
   }
 

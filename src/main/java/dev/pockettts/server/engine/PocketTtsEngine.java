@@ -74,8 +74,8 @@ public final class PocketTtsEngine implements AutoCloseable {
     Tokenizer tok = null;
     try {
       tok = new Tokenizer(tokenizerFile);
-      OrtSession.SessionOptions gen = sessionOptions(options.generationThreads(), false);
-      OrtSession.SessionOptions dec = sessionOptions(options.decoderThreads(), true);
+      int gen = options.generationThreads();
+      int dec = options.decoderThreads();
       Graph text = open("text_conditioner", files.textConditioner(), dec);
       Graph main = open("flow_lm_main", files.flowLmMain(), gen);
       Graph head = open("flow_lm_flow", files.flowLmFlow(), gen);
@@ -147,19 +147,32 @@ public final class PocketTtsEngine implements AutoCloseable {
     return new PocketTtsEngine(dir, options);
   }
 
-  private Graph open(String name, Path file, OrtSession.SessionOptions options) {
-    Graph g = Graph.open(env, name, file, options);
+  private Graph open(String name, Path file, int threads) {
+    Graph g;
+    try (OrtSession.SessionOptions options = sessionOptions(name, threads)) {
+      g = Graph.open(env, name, file, options);
+    }
     graphs.add(g);
     return g;
   }
 
-  private static OrtSession.SessionOptions sessionOptions(int threads, boolean lowMemory) {
+  /**
+   * Options of one graph's session: {@code threads} intra-op threads. The flow LM graphs keep ONNX
+   * Runtime's arena (same-sized inputs every step); the others, whose sizes vary, do without. The
+   * system property {@code pockettts.ortProfile} (a file prefix) turns on ONNX Runtime's per-node
+   * profiling, for the benchmark.
+   */
+  private static OrtSession.SessionOptions sessionOptions(String graph, int threads) {
     try {
       OrtSession.SessionOptions o = new OrtSession.SessionOptions();
       o.setIntraOpNumThreads(threads);
       o.setInterOpNumThreads(1);
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (lowMemory) {
+      String profile = System.getProperty("pockettts.ortProfile");
+      if (profile != null) {
+        o.enableProfiling(profile + "-" + graph);
+      }
+      if (!graph.startsWith("flow_lm")) {
         // variable-length inputs: the arena and memory patterns only grow the resident size
         o.setCPUArenaAllocator(false);
         o.setMemoryPatternOptimization(false);
@@ -507,7 +520,11 @@ public final class PocketTtsEngine implements AutoCloseable {
       throws IOException, InterruptedException {
     MimiDecoder.Stream stream = null;
     List<float[]> pending = new ArrayList<>();
-    boolean firstBlockDone = false;
+    // blocks grow: the first is small for a quick start, each next one as long as all the audio
+    // delivered before it (up to the maximum), so fewer decoder runs are needed while a listener
+    // never waits as long as generation runs faster than real time
+    int limit = params.firstBlockFrames();
+    int delivered = 0;
     try {
       while (true) {
         Object item = handoff.poll(50, TimeUnit.MILLISECONDS);
@@ -522,8 +539,8 @@ public final class PocketTtsEngine implements AutoCloseable {
         }
         if (item == CHUNK_START) {
           stream = decoder.new Stream();
-          firstBlockDone = false;
         } else if (item == CHUNK_END) {
+          delivered += pending.size();
           if (!pending.isEmpty()) {
             decodeBlock(stream, pending, sink, nanos);
           }
@@ -531,15 +548,15 @@ public final class PocketTtsEngine implements AutoCloseable {
           stream = null;
         } else {
           pending.add((float[]) item);
-          int limit = firstBlockDone ? params.maxBlockFrames() : params.firstBlockFrames();
           while (pending.size() < limit && handoff.peek() instanceof float[]) {
             pending.add((float[]) handoff.poll());
           }
-          if (!firstBlockDone && pending.size() < limit) {
-            continue; // wait for the first block to fill, or for the chunk to end
+          if (pending.size() < limit) {
+            continue; // wait for the block to fill, or for the chunk to end
           }
+          delivered += pending.size();
           decodeBlock(stream, pending, sink, nanos);
-          firstBlockDone = true;
+          limit = Math.min(params.maxBlockFrames(), Math.max(params.firstBlockFrames(), delivered));
         }
       }
     } finally {
