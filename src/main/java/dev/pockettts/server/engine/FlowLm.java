@@ -347,6 +347,22 @@ final class FlowLm implements AutoCloseable {
     return new VoiceState((int) step, parts);
   }
 
+  /** The state before any prompt: empty caches at step 0 (for warming up the graphs). */
+  VoiceState emptyState() {
+    Map<String, VoiceState.Part> parts = new HashMap<>();
+    for (StateSpec s : states) {
+      if (s.key().equals("cache")) {
+        long[] shape = s.shape().clone();
+        shape[2] = 0;
+        parts.put(s.inputName(), new VoiceState.Part(s.dtype(), shape, Tensors.direct(0), true));
+      } else {
+        ByteBuffer zeros = Tensors.direct(s.elements() * s.dtype().bytes());
+        parts.put(s.inputName(), new VoiceState.Part(s.dtype(), s.shape(), zeros, false));
+      }
+    }
+    return new VoiceState(0, parts);
+  }
+
   private static VoiceState.Part cachePrefix(StateSpec s, java.nio.FloatBuffer full, int used) {
     long[] shape = s.shape();
     int outer = (int) (shape[0] * shape[1]);

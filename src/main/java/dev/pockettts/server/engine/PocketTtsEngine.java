@@ -332,6 +332,20 @@ public final class PocketTtsEngine implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Runs every graph once (a short synthesis from the empty state, and the encoder on 1 s of
+   * silence when cloning is available) so that the first request does not pay for ONNX Runtime's
+   * first-run set-up. Returns the milliseconds taken.
+   */
+  public long warmUp(GenerationParams params) {
+    long t0 = System.nanoTime();
+    synthesize("Hello there.", flowLm.emptyState(), params, pcm -> {}, null);
+    if (cloningUnavailable == null) {
+      voiceFromAudio(new float[config.sampleRate()]);
+    }
+    return (System.nanoTime() - t0) / 1_000_000;
+  }
+
   // ------------------------------------------------------------------ synthesis
 
   /**

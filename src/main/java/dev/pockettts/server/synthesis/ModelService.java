@@ -2,6 +2,7 @@ package dev.pockettts.server.synthesis;
 
 import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.EngineException;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.model.HubClient;
@@ -59,7 +60,14 @@ public class ModelService implements DisposableBean {
       state = State.DOWNLOADING;
       Path folder = store.ensureModel();
       state = State.LOADING;
-      engine = PocketTtsEngine.load(folder, settings.engine());
+      PocketTtsEngine loaded = PocketTtsEngine.load(folder, settings.engine());
+      try {
+        log.info("Warmed up the model in {} ms", loaded.warmUp(settings.generation()));
+      } catch (RuntimeException e) {
+        loaded.close();
+        throw new EngineException("the model failed its warm-up synthesis: " + e.getMessage(), e);
+      }
+      engine = loaded;
       if (store.cloningProblem() != null) {
         log.warn("{}", store.cloningProblem());
       } else if (engine.cloningUnavailableReason() != null) {

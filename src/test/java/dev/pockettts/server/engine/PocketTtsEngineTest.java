@@ -133,7 +133,7 @@ class PocketTtsEngineTest {
   }
 
   @Test
-  void firstBlockIsSmallAndLaterBlocksAreBounded() {
+  void firstBlockIsSmallAndLaterBlocksGrowWithTheAudioDeliveredUpToTheMaximum() {
     PcmCollector pcm = new PcmCollector();
     engine.synthesize(
         "A sentence long enough to need several decoder blocks in a row.",
@@ -141,9 +141,20 @@ class PocketTtsEngineTest {
         EXACT.withDecoderBlocks(2, 5),
         pcm,
         null);
-    List<float[]> blocks = pcm.blocks();
-    assertThat(blocks.get(0)).hasSize(2 * TinyModels.SAMPLES_PER_FRAME);
-    assertThat(blocks).allSatisfy(b -> assertThat(b.length).isLessThanOrEqualTo(5 * 1920));
+    List<Integer> frames =
+        pcm.blocks().stream().map(b -> b.length / TinyModels.SAMPLES_PER_FRAME).toList();
+    // 2 frames, then as many as were delivered before (2, then 4), then at most 5
+    assertThat(frames.subList(0, 4)).containsExactly(2, 2, 4, 5);
+    assertThat(frames).allSatisfy(f -> assertThat(f).isBetween(1, 5));
+  }
+
+  @Test
+  void warmUpRunsEveryGraphAndLeavesVoicesUntouched() {
+    VoiceState alba = voice("alba");
+    float[] before = speak(engine, "The same words twice.", alba, EXACT);
+    assertThat(engine.warmUp(EXACT)).isNotNegative();
+    float[] after = speak(engine, "The same words twice.", alba, EXACT);
+    assertThat(after).containsExactly(before);
   }
 
   @Test
@@ -230,8 +241,12 @@ class PocketTtsEngineTest {
             cancel);
     assertThat(r.cancelled()).isTrue();
     assertThat(r.chunks()).isGreaterThan(5);
-    // generation checks before every frame: at most a few frames beyond the first block
-    assertThat(r.frames()).isLessThan(TinyModels.chunkFrames(5, 3) + 4);
+    // nothing is delivered after the cancellation, and generation stops at its next frame: it can
+    // be no further ahead of the decoder than the hand-off between them holds (64 frames), far
+    // short of the whole text
+    assertThat(pcm.blocks()).hasSize(1);
+    assertThat(r.frames()).isLessThanOrEqualTo(2 + 64 + 1);
+    assertThat(r.frames()).isLessThan(r.chunks() * TinyModels.chunkFrames(4, 3) / 4);
   }
 
   @Test
