@@ -4,13 +4,29 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 
-/** Counts the bytes written through it, to know whether a response has started. */
+/**
+ * Counts the bytes written through it, to know whether a response has started, and sends each flush
+ * on to {@code flusher} (the servlet response's own flush).
+ */
 final class CountingOutputStream extends FilterOutputStream {
 
+  /** A flush that may fail with an I/O error. */
+  interface Flusher {
+    void flush() throws IOException;
+  }
+
+  private final Flusher flusher;
   private volatile long count;
 
-  CountingOutputStream(OutputStream out) {
+  CountingOutputStream(OutputStream out, Flusher flusher) {
     super(out);
+    this.flusher = flusher;
+  }
+
+  @Override
+  public void flush() throws IOException {
+    out.flush();
+    flusher.flush();
   }
 
   @Override

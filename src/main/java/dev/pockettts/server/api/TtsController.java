@@ -172,7 +172,10 @@ class TtsController {
       }
       StreamingResponseBody body =
           out -> {
-            CountingOutputStream counted = new CountingOutputStream(out);
+            // Spring hands a stream that ignores flush(); the encoders' flushes must reach the
+            // client, so that audio leaves as each block is ready
+            CountingOutputStream counted =
+                new CountingOutputStream(out, servletResponse::flushBuffer);
             try (slot) {
               tts.stream(chunks, voice, format, counted);
             } catch (IOException | RuntimeException e) {

@@ -132,7 +132,9 @@ public record ServerSettings(
         r.duration("QUEUE_TIMEOUT", Duration.ofSeconds(60)),
         r.duration("REQUEST_TIMEOUT", Duration.ofMinutes(10)),
         r.duration("VOICE_RETENTION", Duration.ofHours(24)),
-        (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024,
+        r.bytes(
+            "VOICE_DIR_MAX_BYTES",
+            (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024),
         r.integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
         model,
         engine,
@@ -204,6 +206,36 @@ public record ServerSettings(
         return Path.of(v).toAbsolutePath().normalize();
       } catch (RuntimeException e) {
         throw new SettingsException(name + " must be a folder path, got '" + v + "'");
+      }
+    }
+
+    /** A size in bytes: a whole number, or with K, M, G or T (powers of 1024), e.g. 1G, 500M. */
+    long bytes(String name, long fallback) {
+      String v = string(name, null);
+      if (v == null) {
+        return fallback;
+      }
+      String upper = v.toUpperCase(Locale.ROOT).replaceAll("I?B$", "");
+      int shift =
+          switch (upper.isEmpty() ? ' ' : upper.charAt(upper.length() - 1)) {
+            case 'K' -> 10;
+            case 'M' -> 20;
+            case 'G' -> 30;
+            case 'T' -> 40;
+            default -> 0;
+          };
+      try {
+        long n = Long.parseLong(shift == 0 ? upper : upper.substring(0, upper.length() - 1));
+        if (n < 1 || n > (Long.MAX_VALUE >> shift)) {
+          throw new NumberFormatException();
+        }
+        return n << shift;
+      } catch (NumberFormatException e) {
+        throw new SettingsException(
+            name
+                + " must be a positive size in bytes such as 1073741824, 500M or 1G, got '"
+                + v
+                + "'");
       }
     }
 

@@ -19,8 +19,8 @@ import org.springframework.stereotype.Component;
 
 /**
  * Keeps the voice folder bounded: files older than {@code VOICE_RETENTION} go, then the oldest
- * until the folder is under {@code VOICE_DIR_MAX_MB}; temporary files left by a crash go after an
- * hour. Only files the store names are touched.
+ * until the folder is under {@code VOICE_DIR_MAX_BYTES}; temporary files left by a crash go after
+ * an hour. Only files the store names are touched.
  */
 @Component
 public class AudioFileJanitor {

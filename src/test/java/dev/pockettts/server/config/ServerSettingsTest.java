@@ -68,7 +68,9 @@ class ServerSettingsTest {
     "LOG_FORMAT, xml",
     "VOICE_RETENTION, forever",
     "QUEUE_TIMEOUT, -5s",
-    "SYNTHESIS_WORKERS, 0"
+    "SYNTHESIS_WORKERS, 0",
+    "VOICE_DIR_MAX_BYTES, 1X",
+    "VOICE_DIR_MAX_BYTES, -5"
   })
   void aBadValueIsRefusedNamingTheSetting(String name, String value) {
     assertThatThrownBy(() -> parse("API_KEY", "k", name, value))
@@ -102,5 +104,18 @@ class ServerSettingsTest {
     assertThat(s.publicBaseUrl()).isEqualTo("https://tts.example.org");
     assertThat(s.maxRefDurationSeconds()).isEqualTo(7.5);
     assertThat(s.generation().temperature()).isZero();
+  }
+
+  @Test
+  void theVoiceFolderLimitTakesBytesOrSizesAndFallsBackToMegabytes() {
+    assertThat(parse("API_KEY", "k").voiceDirMaxBytes()).isEqualTo(1L << 30);
+    assertThat(parse("API_KEY", "k", "VOICE_DIR_MAX_MB", "10").voiceDirMaxBytes())
+        .isEqualTo(10L << 20);
+    assertThat(parse("API_KEY", "k", "VOICE_DIR_MAX_BYTES", "123456").voiceDirMaxBytes())
+        .isEqualTo(123456);
+    assertThat(parse("API_KEY", "k", "VOICE_DIR_MAX_BYTES", "500M").voiceDirMaxBytes())
+        .isEqualTo(500L << 20);
+    assertThat(parse("API_KEY", "k", "VOICE_DIR_MAX_BYTES", "2GB").voiceDirMaxBytes())
+        .isEqualTo(2L << 30);
   }
 }
