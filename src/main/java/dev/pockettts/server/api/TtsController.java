@@ -1,20 +1,11 @@
 package dev.pockettts.server.api;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
-import dev.pockettts.server.engine.TextChunk;
-import dev.pockettts.server.engine.VoiceState;
-import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
-import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.util.List;
 import java.util.Locale;
-import java.util.function.Supplier;
-import org.springframework.http.ContentDisposition;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -23,21 +14,15 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.context.request.RequestContextHolder;
-import org.springframework.web.context.request.ServletRequestAttributes;
 import org.springframework.web.multipart.MultipartFile;
 import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
-import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /** The seed server's speech endpoints: {@code POST /tts} and {@code POST /tts/clone}. */
 @RestController
 class TtsController {
 
   static final String DEFAULT_VOICE = "alba";
-  static final String SERVER_TIMING = "Server-Timing";
-  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
   record TtsRequest(String script, String model, String type, String format) {
@@ -72,9 +57,6 @@ class TtsController {
     }
   }
 
-  /** Answer to {@code type=url}. */
-  record UrlResponse(@JsonProperty("url") String url, @JsonProperty("filename") String filename) {}
-
   private enum ReturnType {
     FILE,
     URL
@@ -83,14 +65,14 @@ class TtsController {
   private final TtsService tts;
   private final VoiceService voices;
   private final ServerSettings settings;
-  private final SynthesisLimiter limiter;
+  private final SpeechResponder responder;
 
   TtsController(
-      TtsService tts, VoiceService voices, ServerSettings settings, SynthesisLimiter limiter) {
+      TtsService tts, VoiceService voices, ServerSettings settings, SpeechResponder responder) {
     this.tts = tts;
     this.voices = voices;
     this.settings = settings;
-    this.limiter = limiter;
+    this.responder = responder;
   }
 
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -104,7 +86,8 @@ class TtsController {
             ? DEFAULT_VOICE
             : request.model().strip();
     voices.requireKnown(voice); // a 400 before waiting for a worker
-    return respond(script, () -> voices.builtIn(voice), type, format);
+    return responder.respond(
+        script, () -> voices.builtIn(voice), type == ReturnType.URL, format, 1.0);
   }
 
   @PostMapping(path = "/tts/clone", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -125,87 +108,7 @@ class TtsController {
     }
     byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
-    return respond(text, () -> voices.cloned(upload), t, f);
-  }
-
-  /**
-   * Runs one synthesis inside a worker slot: the voice is built and the script checked before the
-   * response starts (so errors are problems), and a streamed response keeps the slot until its last
-   * byte.
-   */
-  private ResponseEntity<StreamingResponseBody> respond(
-      String script, Supplier<VoiceState> voiceSource, ReturnType type, AudioFormat format)
-      throws IOException {
-    long start = System.nanoTime();
-    HttpServletResponse servletResponse =
-        ((ServletRequestAttributes) RequestContextHolder.currentRequestAttributes()).getResponse();
-    SynthesisLimiter.Slot slot = limiter.acquire();
-    try {
-      VoiceState voice = voiceSource.get();
-      List<TextChunk> chunks = tts.prepare(script, format);
-      long prepared = System.nanoTime();
-      if (type == ReturnType.URL) {
-        TtsService.Saved saved;
-        try (slot) {
-          saved = tts.save(chunks, voice, format);
-        }
-        String name = saved.name();
-        String base =
-            settings.publicBaseUrl() != null
-                ? settings.publicBaseUrl()
-                : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
-        // one return type for both answers: Spring streams only
-        // ResponseEntity<StreamingResponseBody>
-        byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
-        String timing =
-            String.format(
-                Locale.ROOT,
-                "queue;dur=%.1f, prepare;dur=%.1f, first-audio;dur=%.1f, total;dur=%.1f",
-                slot.waitedNanos() / 1e6,
-                (prepared - start) / 1e6,
-                (prepared - start + Math.max(0, saved.result().firstPcmNanos())) / 1e6,
-                (System.nanoTime() - start) / 1e6);
-        return ResponseEntity.ok()
-            .contentType(MediaType.APPLICATION_JSON)
-            .header(SERVER_TIMING, timing)
-            .body(out -> out.write(json));
-      }
-      StreamingResponseBody body =
-          out -> {
-            // Spring hands a stream that ignores flush(); the encoders' flushes must reach the
-            // client, so that audio leaves as each block is ready
-            CountingOutputStream counted =
-                new CountingOutputStream(out, servletResponse::flushBuffer);
-            try (slot) {
-              tts.stream(chunks, voice, format, counted);
-            } catch (IOException | RuntimeException e) {
-              if (counted.count() > 0) {
-                ConnectionAbort.closeNow(servletResponse, e);
-              }
-              throw e;
-            }
-          };
-      return ResponseEntity.ok()
-          .contentType(MediaType.parseMediaType(format.contentType()))
-          .header(
-              HttpHeaders.CONTENT_DISPOSITION,
-              ContentDisposition.attachment()
-                  .filename("speech." + format.extension())
-                  .build()
-                  .toString())
-          .header(HttpHeaders.CACHE_CONTROL, "no-store")
-          .header(
-              SERVER_TIMING,
-              String.format(
-                  Locale.ROOT,
-                  "queue;dur=%.1f, prepare;dur=%.1f",
-                  slot.waitedNanos() / 1e6,
-                  (prepared - start) / 1e6))
-          .body(body);
-    } catch (IOException | RuntimeException e) {
-      slot.close();
-      throw e;
-    }
+    return responder.respond(text, () -> voices.cloned(upload), t == ReturnType.URL, f, 1.0);
   }
 
   private String script(String script) {
@@ -248,7 +151,7 @@ class TtsController {
     AudioFormat f = AudioFormat.fromName(format);
     if (f == null) {
       throw ApiException.badRequest(
-          "unknown-format", "Unknown format", "format must be 'mp3', 'wav' or 'ogg'");
+          "unknown-format", "Unknown format", "format must be one of " + AudioFormat.names());
     }
     return f;
   }

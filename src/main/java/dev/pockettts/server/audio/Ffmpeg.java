@@ -56,8 +56,21 @@ public final class Ffmpeg {
    */
   public PcmEncoder encoder(AudioFormat format, int sampleRate, OutputStream out)
       throws IOException {
+    return encoder(format, 1.0, sampleRate, out);
+  }
+
+  /**
+   * An encoder writing {@code format} at {@code speed} (0.25 to 4, the pitch kept: FFmpeg's {@code
+   * atempo}) to {@code out}. WAV and PCM at normal speed are written directly, the rest by FFmpeg.
+   */
+  public PcmEncoder encoder(AudioFormat format, double speed, int sampleRate, OutputStream out)
+      throws IOException {
+    boolean tempo = Math.abs(speed - 1.0) > 1e-9;
+    if (!tempo && format.native16Bit()) {
+      return new WavEncoder(out, sampleRate, format == AudioFormat.WAV);
+    }
     if (format == AudioFormat.WAV) {
-      return new WavEncoder(out, sampleRate);
+      out.write(WavEncoder.header(sampleRate, WavEncoder.STREAMING));
     }
     // no probing of the raw input (FFmpeg would wait for seconds of it before its first output),
     // and every encoded packet written at once rather than in 32 kB blocks
@@ -75,9 +88,31 @@ public final class Ffmpeg {
             "1",
             "-i",
             "pipe:0");
+    if (tempo) {
+      cmd.addAll(List.of("-af", atempo(speed)));
+    }
     cmd.addAll(format.ffmpegArgs());
     cmd.addAll(List.of("-flush_packets", "1", "pipe:1"));
     return new FfmpegEncoder(start(cmd), out);
+  }
+
+  /** An atempo filter chain for {@code speed} in [0.25, 4], each stage within [0.5, 2]. */
+  static String atempo(double speed) {
+    if (!(speed >= 0.25 && speed <= 4.0)) {
+      throw new IllegalArgumentException("speed must be from 0.25 to 4, got " + speed);
+    }
+    List<String> stages = new ArrayList<>();
+    double rest = speed;
+    while (rest > 2.0) {
+      stages.add("atempo=2.0");
+      rest /= 2.0;
+    }
+    while (rest < 0.5) {
+      stages.add("atempo=0.5");
+      rest /= 0.5;
+    }
+    stages.add(String.format(java.util.Locale.ROOT, "atempo=%.6f", rest));
+    return String.join(",", stages);
   }
 
   /** FFmpeg quiet and non-interactive, then {@code args}. */

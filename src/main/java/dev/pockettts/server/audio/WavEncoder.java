@@ -6,20 +6,26 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * 16-bit PCM WAV. Streamed, the header cannot know the length, so it carries the largest sizes
- * (players read to the end of the stream); {@link #header(int, long)} gives the exact header for a
- * file once the length is known.
+ * 16-bit PCM WAV, or raw 16-bit samples without a header. Streamed, the header cannot know the
+ * length, so it carries the largest sizes (players read to the end of the stream); {@link
+ * #header(int, long)} gives the exact header for a file once the length is known.
  */
 public final class WavEncoder implements PcmEncoder {
 
-  private static final long STREAMING = 0xFFFFFFFFL;
+  static final long STREAMING = 0xFFFFFFFFL;
   private final OutputStream out;
   private final int sampleRate;
   private boolean headerWritten;
 
   public WavEncoder(OutputStream out, int sampleRate) {
+    this(out, sampleRate, true);
+  }
+
+  /** With {@code header} false, raw samples only (OpenAI's {@code pcm}). */
+  public WavEncoder(OutputStream out, int sampleRate, boolean header) {
     this.out = out;
     this.sampleRate = sampleRate;
+    this.headerWritten = !header;
   }
 
   /** A 44-byte header for {@code dataBytes} of 16-bit mono PCM. */

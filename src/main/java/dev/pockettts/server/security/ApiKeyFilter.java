@@ -92,8 +92,23 @@ class ApiKeyFilter extends OncePerRequestFilter {
       String title,
       String detail)
       throws IOException {
-    response.setContentType("application/problem+json");
     response.setCharacterEncoding("UTF-8");
+    if (request.getRequestURI().startsWith("/v1/")) {
+      // OpenAI's error shape on the OpenAI-compatible routes
+      response.setContentType("application/json");
+      response
+          .getWriter()
+          .write(
+              "{\"error\":{\"message\":\""
+                  + jsonEscape(detail)
+                  + "\",\"type\":\""
+                  + (response.getStatus() == 429 ? "rate_limit_error" : "authentication_error")
+                  + "\",\"param\":null,\"code\":\""
+                  + (slug.equals("unauthorized") ? "invalid_api_key" : slug)
+                  + "\"}}");
+      return;
+    }
+    response.setContentType("application/problem+json");
     response
         .getWriter()
         .write(

@@ -85,6 +85,12 @@ public class ModelService implements DisposableBean {
     }
   }
 
+  /** The loaded bundle's name (bundle.json {@code bundle_name}), or null before it is ready. */
+  public String bundleName() {
+    PocketTtsEngine e = engine;
+    return e == null ? null : e.config().name();
+  }
+
   public State state() {
     return state;
   }

@@ -69,8 +69,13 @@ public class TtsService {
    * problem response.
    */
   public List<TextChunk> prepare(String script, AudioFormat format) {
+    return prepare(script, format, 1.0);
+  }
+
+  /** As {@link #prepare(String, AudioFormat)}; a speed other than 1 needs FFmpeg for any format. */
+  public List<TextChunk> prepare(String script, AudioFormat format, double speed) {
     List<TextChunk> chunks = models.engine().chunk(script, settings.generation());
-    if (format != AudioFormat.WAV) {
+    if (!format.native16Bit() || Math.abs(speed - 1.0) > 1e-9) {
       requireFfmpeg(format.extension().toUpperCase(java.util.Locale.ROOT) + " output");
     }
     return chunks;
@@ -97,8 +102,15 @@ public class TtsService {
   public SynthesisResult stream(
       List<TextChunk> chunks, VoiceState voice, AudioFormat format, OutputStream out)
       throws IOException {
+    return stream(chunks, voice, format, 1.0, out);
+  }
+
+  /** As {@link #stream(List, VoiceState, AudioFormat, OutputStream)} at {@code speed}. */
+  public SynthesisResult stream(
+      List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed, OutputStream out)
+      throws IOException {
     PocketTtsEngine engine = models.engine();
-    try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
+    try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
       SynthesisResult r = run(engine, chunks, voice, encoder);
       encoder.finish();
       return r;
@@ -111,6 +123,12 @@ public class TtsService {
   /** Writes the speech to a new file in the voice folder. */
   public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format)
       throws IOException {
+    return save(chunks, voice, format, 1.0);
+  }
+
+  /** As {@link #save(List, VoiceState, AudioFormat)} at {@code speed}. */
+  public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed)
+      throws IOException {
     PocketTtsEngine engine = models.engine();
     AtomicReference<SynthesisResult> result = new AtomicReference<>();
     String name =
@@ -118,7 +136,7 @@ public class TtsService {
             format,
             file -> {
               try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
-                try (PcmEncoder encoder = ffmpeg.encoder(format, engine.sampleRate(), out)) {
+                try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
                   result.set(run(engine, chunks, voice, encoder));
                   encoder.finish();
                 }

@@ -323,7 +323,7 @@ class TtsEndToEndTest extends ServerTest {
   @Test
   void badRequestsGetProblems() throws Exception {
     assertProblem(
-        server.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"flac\"}"), 400, "unknown-format");
+        server.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"aiff\"}"), 400, "unknown-format");
     assertProblem(
         server.postJson("/tts", "{\"script\":\"Hi.\",\"type\":\"stream\"}"), 400, "unknown-type");
     assertProblem(server.postJson("/tts", "{\"script\":\"   \"}"), 400, "missing-script");

@@ -1,0 +1,197 @@
+package dev.pockettts.server.api;
+
+import dev.pockettts.server.audio.AudioFormat;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.voice.VoiceService;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The OpenAI-compatible speech API: {@code POST /v1/audio/speech}, {@code GET /v1/models} and
+ * {@code GET /v1/audio/voices}. Errors on these routes have OpenAI's {@code {"error": {...}}} shape
+ * (see {@link ProblemAdvice}).
+ */
+@RestController
+class OpenAiController {
+
+  /** OpenAI's voice names and the built-in voice each one speaks with (README.md has the table). */
+  static final Map<String, String> OPENAI_VOICES =
+      Map.ofEntries(
+          Map.entry("alloy", "alba"),
+          Map.entry("ash", "marius"),
+          Map.entry("ballad", "jean"),
+          Map.entry("cedar", "charles"),
+          Map.entry("coral", "azelma"),
+          Map.entry("echo", "jean"),
+          Map.entry("fable", "fantine"),
+          Map.entry("marin", "anna"),
+          Map.entry("nova", "cosette"),
+          Map.entry("onyx", "javert"),
+          Map.entry("sage", "eponine"),
+          Map.entry("shimmer", "eponine"),
+          Map.entry("verse", "marius"));
+
+  /** Model names a request may give: OpenAI's, ours, and the loaded bundle's. */
+  static final List<String> MODELS = List.of("pocket-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts");
+
+  private final VoiceService voices;
+  private final ModelService models;
+  private final ServerSettings settings;
+  private final SpeechResponder responder;
+
+  OpenAiController(
+      VoiceService voices,
+      ModelService models,
+      ServerSettings settings,
+      SpeechResponder responder) {
+    this.voices = voices;
+    this.models = models;
+    this.settings = settings;
+    this.responder = responder;
+  }
+
+  @PostMapping(path = "/v1/audio/speech", consumes = MediaType.APPLICATION_JSON_VALUE)
+  ResponseEntity<StreamingResponseBody> speech(@RequestBody JsonNode body) throws IOException {
+    if (body == null || !body.isObject()) {
+      throw invalid(
+          "malformed-request",
+          "the body must be a JSON object such as {\"model\": \"tts-1\", \"input\": \"Hello\","
+              + " \"voice\": \"alloy\"}");
+    }
+    String model = text(body, "model");
+    if (model != null && !modelNames().contains(model.strip())) {
+      throw invalid("unknown-model", "model must be one of " + String.join(", ", modelNames()));
+    }
+    String input = text(body, "input");
+    if (input == null || input.isBlank()) {
+      throw invalid("missing-input", "input is required and must not be empty");
+    }
+    if (input.length() > settings.maxScriptChars()) {
+      throw new ApiException(
+          HttpStatus.PAYLOAD_TOO_LARGE,
+          "input-too-long",
+          "Input too long",
+          "input has "
+              + input.length()
+              + " characters; the limit is "
+              + settings.maxScriptChars()
+              + " (MAX_SCRIPT_CHARS)");
+    }
+    ScriptCheck.check(input);
+    String voice = voiceName(text(body, "voice"));
+    voices.requireKnown(voice);
+    String formatName = text(body, "response_format");
+    AudioFormat format = formatName == null ? AudioFormat.MP3 : AudioFormat.fromName(formatName);
+    if (format == null || format == AudioFormat.OGG) {
+      throw invalid(
+          "unknown-format", "response_format must be one of mp3, opus, aac, flac, wav, pcm");
+    }
+    double speed = speed(body.get("speed"));
+    String streamFormat = text(body, "stream_format");
+    boolean sse;
+    if (streamFormat == null || streamFormat.equals("audio")) {
+      sse = false;
+    } else if (streamFormat.equals("sse")) {
+      sse = true;
+    } else {
+      throw invalid("unknown-stream-format", "stream_format must be 'audio' or 'sse'");
+    }
+    return responder.respond(
+        input, () -> voices.builtIn(voice), false, format, speed, sse ? new SpeechEvents() : null);
+  }
+
+  @GetMapping("/v1/models")
+  Map<String, Object> models() {
+    List<Map<String, Object>> data = new ArrayList<>();
+    for (String id : modelNames()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("id", id);
+      m.put("object", "model");
+      m.put("created", 0);
+      m.put("owned_by", "pockettts-server");
+      data.add(m);
+    }
+    return Map.of("object", "list", "data", data);
+  }
+
+  @GetMapping({"/v1/audio/voices", "/v1/voices"})
+  Map<String, Object> voiceList() {
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (String name : voices.builtInNames()) {
+      Map<String, Object> v = new LinkedHashMap<>();
+      v.put("id", name);
+      v.put("name", name);
+      v.put("source", "built-in");
+      v.put(
+          "openai_aliases",
+          OPENAI_VOICES.entrySet().stream()
+              .filter(e -> e.getValue().equals(name))
+              .map(Map.Entry::getKey)
+              .sorted()
+              .toList());
+      list.add(v);
+    }
+    return Map.of("voices", list);
+  }
+
+  private List<String> modelNames() {
+    List<String> names = new ArrayList<>(MODELS);
+    String bundle = models.bundleName();
+    if (bundle != null && !names.contains(bundle)) {
+      names.add(bundle);
+    }
+    return names;
+  }
+
+  private static String voiceName(String voice) {
+    if (voice == null || voice.isBlank()) {
+      throw invalid("missing-voice", "voice is required, e.g. \"alloy\" or \"alba\"");
+    }
+    String v = voice.strip().toLowerCase(Locale.ROOT);
+    return OPENAI_VOICES.getOrDefault(v, v);
+  }
+
+  private static double speed(JsonNode node) {
+    if (node == null || node.isNull()) {
+      return 1.0;
+    }
+    if (!node.isNumber() || !(node.asDouble() >= 0.25 && node.asDouble() <= 4.0)) {
+      throw invalid("invalid-speed", "speed must be a number from 0.25 to 4.0");
+    }
+    return node.asDouble();
+  }
+
+  private static String text(JsonNode body, String field) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isString()) {
+      throw invalid(
+          "invalid-field",
+          "'"
+              + field
+              + "' must be a string, not "
+              + v.getNodeType().name().toLowerCase(Locale.ROOT));
+    }
+    return v.asString();
+  }
+
+  private static ApiException invalid(String slug, String detail) {
+    return ApiException.badRequest(slug, "Invalid request", detail);
+  }
+}

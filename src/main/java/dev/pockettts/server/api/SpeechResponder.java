@@ -1,0 +1,154 @@
+package dev.pockettts.server.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.pockettts.server.audio.AudioFormat;
+import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.TextChunk;
+import dev.pockettts.server.engine.VoiceState;
+import dev.pockettts.server.synthesis.SynthesisLimiter;
+import dev.pockettts.server.synthesis.TtsService;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+import org.springframework.http.ContentDisposition;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.stereotype.Component;
+import org.springframework.web.context.request.RequestContextHolder;
+import org.springframework.web.context.request.ServletRequestAttributes;
+import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
+import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The speech answer shared by the seed's routes and the OpenAI-compatible one: a worker slot, the
+ * voice and the chunks made before the response starts (so that errors are problem responses), then
+ * the audio streamed as it is generated, or saved under {@code ./voice} and linked.
+ */
+@Component
+class SpeechResponder {
+
+  static final String SERVER_TIMING = "Server-Timing";
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  /** Answer to {@code type=url}. */
+  record UrlResponse(@JsonProperty("url") String url, @JsonProperty("filename") String filename) {}
+
+  private final TtsService tts;
+  private final ServerSettings settings;
+  private final SynthesisLimiter limiter;
+
+  SpeechResponder(TtsService tts, ServerSettings settings, SynthesisLimiter limiter) {
+    this.tts = tts;
+    this.settings = settings;
+    this.limiter = limiter;
+  }
+
+  /**
+   * Runs one synthesis inside a worker slot: the voice is built and the script checked before the
+   * response starts (so errors are problems), and a streamed response keeps the slot until its last
+   * byte.
+   */
+  ResponseEntity<StreamingResponseBody> respond(
+      String script,
+      Supplier<VoiceState> voiceSource,
+      boolean asUrl,
+      AudioFormat format,
+      double speed)
+      throws IOException {
+    return respond(script, voiceSource, asUrl, format, speed, null);
+  }
+
+  /**
+   * As {@link #respond(String, Supplier, boolean, AudioFormat, double)}; a non-null {@code events}
+   * sends the encoded audio as OpenAI server-sent events instead of as the body itself.
+   */
+  ResponseEntity<StreamingResponseBody> respond(
+      String script,
+      Supplier<VoiceState> voiceSource,
+      boolean asUrl,
+      AudioFormat format,
+      double speed,
+      SpeechEvents events)
+      throws IOException {
+    long start = System.nanoTime();
+    HttpServletResponse servletResponse =
+        ((ServletRequestAttributes) RequestContextHolder.currentRequestAttributes()).getResponse();
+    SynthesisLimiter.Slot slot = limiter.acquire();
+    try {
+      VoiceState voice = voiceSource.get();
+      List<TextChunk> chunks = tts.prepare(script, format, speed);
+      long prepared = System.nanoTime();
+      if (asUrl) {
+        TtsService.Saved saved;
+        try (slot) {
+          saved = tts.save(chunks, voice, format, speed);
+        }
+        String name = saved.name();
+        String base =
+            settings.publicBaseUrl() != null
+                ? settings.publicBaseUrl()
+                : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
+        // one return type for both answers: Spring streams only
+        // ResponseEntity<StreamingResponseBody>
+        byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+        String timing =
+            String.format(
+                Locale.ROOT,
+                "queue;dur=%.1f, prepare;dur=%.1f, first-audio;dur=%.1f, total;dur=%.1f",
+                slot.waitedNanos() / 1e6,
+                (prepared - start) / 1e6,
+                (prepared - start + Math.max(0, saved.result().firstPcmNanos())) / 1e6,
+                (System.nanoTime() - start) / 1e6);
+        return ResponseEntity.ok()
+            .contentType(MediaType.APPLICATION_JSON)
+            .header(SERVER_TIMING, timing)
+            .body(out -> out.write(json));
+      }
+      StreamingResponseBody body =
+          out -> {
+            // Spring hands a stream that ignores flush(); the encoders' flushes must reach the
+            // client, so that audio leaves as each block is ready
+            CountingOutputStream counted =
+                new CountingOutputStream(out, servletResponse::flushBuffer);
+            try (slot) {
+              if (events == null) {
+                tts.stream(chunks, voice, format, speed, counted);
+              } else {
+                events.stream(counted, sink -> tts.stream(chunks, voice, format, speed, sink));
+              }
+            } catch (IOException | RuntimeException e) {
+              if (counted.count() > 0) {
+                ConnectionAbort.closeNow(servletResponse, e);
+              }
+              throw e;
+            }
+          };
+      return ResponseEntity.ok()
+          .contentType(
+              MediaType.parseMediaType(
+                  events == null ? format.contentType() : MediaType.TEXT_EVENT_STREAM_VALUE))
+          .header(
+              HttpHeaders.CONTENT_DISPOSITION,
+              ContentDisposition.attachment()
+                  .filename("speech." + format.extension())
+                  .build()
+                  .toString())
+          .header(HttpHeaders.CACHE_CONTROL, "no-store")
+          .header(
+              SERVER_TIMING,
+              String.format(
+                  Locale.ROOT,
+                  "queue;dur=%.1f, prepare;dur=%.1f",
+                  slot.waitedNanos() / 1e6,
+                  (prepared - start) / 1e6))
+          .body(body);
+    } catch (IOException | RuntimeException e) {
+      slot.close();
+      throw e;
+    }
+  }
+}
