@@ -166,7 +166,11 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
     if (request instanceof ServletWebRequest servlet
         && servlet.getResponse() != null
         && servlet.getResponse().isCommitted()) {
-      log.warn("Aborting a response after it started: {}", ex.toString());
+      if (ex instanceof org.apache.catalina.connector.ClientAbortException) {
+        log.debug("The client went away during the response: {}", ex.toString());
+      } else {
+        log.warn("Aborting a response after it started: {}", ex.toString());
+      }
       throw new ResponseAbortedException(ex);
     }
   }

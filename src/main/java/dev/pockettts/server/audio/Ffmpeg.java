@@ -234,6 +234,7 @@ public final class Ffmpeg {
     private final Thread pump;
     private final StderrTail err;
     private volatile IOException pumpError;
+    private volatile boolean closed;
 
     FfmpegEncoder(Process process, OutputStream out) {
       this.process = process;
@@ -246,7 +247,7 @@ public final class Ffmpeg {
                 byte[] buf = new byte[8192];
                 try (InputStream in = process.getInputStream()) {
                   int n;
-                  while ((n = in.read(buf)) > 0) {
+                  while ((n = in.read(buf)) > 0 && !closed) {
                     out.write(buf, 0, n);
                     out.flush();
                   }
@@ -304,6 +305,7 @@ public final class Ffmpeg {
 
     @Override
     public void close() {
+      closed = true;
       if (process.isAlive()) {
         log.debug("Stopping an unfinished FFmpeg encoding");
         process.destroyForcibly();
@@ -312,6 +314,13 @@ public final class Ffmpeg {
         stdin.close();
       } catch (IOException ignored) {
         // already gone
+      }
+      // the pump must not outlive the response: a late write or flush would reach the servlet
+      // response after it was recycled for another request
+      try {
+        pump.join(TimeUnit.SECONDS.toMillis(FINISH_TIMEOUT_SECONDS));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
   }

@@ -91,13 +91,20 @@ public final class LoadTest {
         pool.submit(
             () -> {
               Random random = new Random(seed);
+              String[] what = {""}; // the kind of the request under way, for error reports
               while (System.nanoTime() < deadline && sent.incrementAndGet() <= MAX_REQUESTS) {
                 long t0 = System.nanoTime();
                 String outcome;
                 try {
-                  outcome = oneRequest(http, base, random, reference);
+                  outcome = oneRequest(http, base, random, reference, what);
                 } catch (IOException e) {
-                  outcome = "io-error " + e.getClass().getSimpleName() + ": " + e.getMessage();
+                  outcome =
+                      "io-error in "
+                          + what[0]
+                          + ": "
+                          + e.getClass().getSimpleName()
+                          + ": "
+                          + e.getMessage();
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
@@ -138,11 +145,13 @@ public final class LoadTest {
   }
 
   /** One request of the mix; returns what came back, e.g. "200 wav file" or "503". */
-  private static String oneRequest(HttpClient http, String base, Random random, byte[] reference)
+  private static String oneRequest(
+      HttpClient http, String base, Random random, byte[] reference, String[] what)
       throws IOException, InterruptedException {
     int kind = random.nextInt(10);
     String[] formats = {"wav", "mp3", "ogg"};
     String format = formats[random.nextInt(3)];
+    what[0] = format + " kind " + kind;
     String shortText = "Hello there, how are you today?";
     String longText =
         "This is one sentence of a longer script that the server reads aloud. ".repeat(8);
