@@ -6,6 +6,7 @@ import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.synthesis.ModelService;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.voice.VoiceService;
+import io.swagger.v3.oas.annotations.Operation;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +41,7 @@ class InfoController {
     this.version = version;
   }
 
+  @Operation(summary = "Model state, download progress, voices and cache figures (no key needed)")
   @GetMapping("/health")
   ResponseEntity<Map<String, Object>> health() {
     ModelService.State state = models.state();
@@ -83,6 +85,7 @@ class InfoController {
         .body(body);
   }
 
+  @Operation(summary = "Server name, version and endpoints (no key needed)")
   @GetMapping("/")
   Map<String, Object> info() {
     Map<String, Object> body = new LinkedHashMap<>();
@@ -93,10 +96,17 @@ class InfoController {
         "endpoints",
         Map.of(
             "POST /tts",
-                "JSON {script, model, type: file|url, format: mp3|wav|ogg}; header API_KEY",
+                "JSON {script, model, type: file|url, format: mp3|wav|ogg|opus|aac|flac|pcm};"
+                    + " header API_KEY",
             "POST /tts/clone", "multipart: script, voice_file, type, format; header API_KEY",
+            "POST /v1/audio/speech",
+                "OpenAI-compatible JSON {model, input, voice, response_format, speed,"
+                    + " stream_format}; Authorization: Bearer",
+            "GET /v1/models", "model names for /v1/audio/speech",
+            "GET /v1/audio/voices", "voices with their OpenAI names",
             "GET /health", "status, model loading progress, voices",
-            "GET /voice/{filename}", "audio files made with type=url"));
+            "GET /voice/{filename}", "audio files made with type=url",
+            "GET /docs", "Swagger UI; the OpenAPI description is at /v3/api-docs"));
     body.put(
         "voices", models.state() == ModelService.State.READY ? voices.builtInNames() : List.of());
     body.put("default_voice", TtsController.DEFAULT_VOICE);

@@ -4,6 +4,7 @@ import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.synthesis.ModelService;
 import dev.pockettts.server.voice.VoiceService;
+import io.swagger.v3.oas.annotations.Operation;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,6 +46,16 @@ class OpenAiController {
           Map.entry("shimmer", "eponine"),
           Map.entry("verse", "marius"));
 
+  /** The body of {@code POST /v1/audio/speech}, for the OpenAPI description (read as JSON). */
+  record SpeechRequest(
+      String model,
+      String input,
+      String voice,
+      String response_format,
+      Double speed,
+      String stream_format,
+      String instructions) {}
+
   /** Model names a request may give: OpenAI's, ours, and the loaded bundle's. */
   static final List<String> MODELS = List.of("pocket-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts");
 
@@ -64,6 +75,15 @@ class OpenAiController {
     this.responder = responder;
   }
 
+  @Operation(
+      summary = "OpenAI-compatible speech: every format streams as it is generated",
+      requestBody =
+          @io.swagger.v3.oas.annotations.parameters.RequestBody(
+              content =
+                  @io.swagger.v3.oas.annotations.media.Content(
+                      schema =
+                          @io.swagger.v3.oas.annotations.media.Schema(
+                              implementation = SpeechRequest.class))))
   @PostMapping(path = "/v1/audio/speech", consumes = MediaType.APPLICATION_JSON_VALUE)
   ResponseEntity<StreamingResponseBody> speech(@RequestBody JsonNode body) throws IOException {
     if (body == null || !body.isObject()) {
@@ -114,6 +134,7 @@ class OpenAiController {
         input, () -> voices.builtIn(voice), false, format, speed, sse ? new SpeechEvents() : null);
   }
 
+  @Operation(summary = "The model names /v1/audio/speech accepts (OpenAI list shape)")
   @GetMapping("/v1/models")
   Map<String, Object> models() {
     List<Map<String, Object>> data = new ArrayList<>();
@@ -128,6 +149,7 @@ class OpenAiController {
     return Map.of("object", "list", "data", data);
   }
 
+  @Operation(summary = "The voices, with the OpenAI voice names that map to each")
   @GetMapping({"/v1/audio/voices", "/v1/voices"})
   Map<String, Object> voiceList() {
     List<Map<String, Object>> list = new ArrayList<>();

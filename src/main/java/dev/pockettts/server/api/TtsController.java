@@ -4,6 +4,7 @@ import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
+import io.swagger.v3.oas.annotations.Operation;
 import java.io.IOException;
 import java.util.Locale;
 import org.springframework.http.HttpStatus;
@@ -75,6 +76,15 @@ class TtsController {
     this.responder = responder;
   }
 
+  @Operation(
+      summary = "Speech from a built-in voice, streamed (type=file) or saved and linked (type=url)",
+      requestBody =
+          @io.swagger.v3.oas.annotations.parameters.RequestBody(
+              content =
+                  @io.swagger.v3.oas.annotations.media.Content(
+                      schema =
+                          @io.swagger.v3.oas.annotations.media.Schema(
+                              implementation = TtsRequest.class))))
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
   ResponseEntity<StreamingResponseBody> speak(@RequestBody JsonNode body) throws IOException {
     TtsRequest request = TtsRequest.from(body);
@@ -90,6 +100,9 @@ class TtsController {
         script, () -> voices.builtIn(voice), type == ReturnType.URL, format, 1.0);
   }
 
+  @Operation(
+      summary =
+          "Speech in the voice of an uploaded recording (form: script, voice_file, type, format)")
   @PostMapping(path = "/tts/clone", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
   ResponseEntity<StreamingResponseBody> clone(
       @RequestParam(name = "script", required = false) String script,

@@ -44,6 +44,10 @@ class ApiKeyFilter extends OncePerRequestFilter {
         || path.equals("/health")
         || path.startsWith("/voice/")
         || path.equals("/error")
+        || path.equals("/docs")
+        || path.startsWith("/docs/")
+        || path.startsWith("/v3/api-docs")
+        || path.startsWith("/swagger-ui/")
         || path.equals("/actuator/health")
         || path.startsWith("/actuator/health/");
   }
