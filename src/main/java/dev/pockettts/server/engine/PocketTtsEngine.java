@@ -36,6 +36,10 @@ public final class PocketTtsEngine implements AutoCloseable {
   private static final Object CHUNK_START = new Object();
   private static final Object CHUNK_END = new Object();
   private static final Object END = new Object();
+
+  /** A pause between chunks, handed to the decoder thread in order with the audio. */
+  private record Pause(int millis) {}
+
   private static final int HANDOFF_CAPACITY = 64;
 
   private final Path dir;
@@ -226,19 +230,56 @@ public final class PocketTtsEngine implements AutoCloseable {
     return cloningUnavailable;
   }
 
-  /** The chunks a text is generated in. */
+  /** Pause markers: {@code [pause:500ms]}, {@code [pause:1.5s]}. */
+  private static final java.util.regex.Pattern PAUSE =
+      java.util.regex.Pattern.compile(
+          "\\[pause:\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s)\\]", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+  /** The longest pause one marker may ask for. */
+  public static final int MAX_PAUSE_MILLIS = 10_000;
+
+  /**
+   * The chunks a text is generated in. Pause markers ({@code [pause:500ms]}, {@code [pause:1.5s]},
+   * at most 10 s each) split the text and become silent chunks; the text between them is chunked as
+   * usual.
+   */
   public List<TextChunk> chunk(String text, GenerationParams params) {
     int maxTokens =
         params.maxTokensPerChunk() != null
             ? params.maxTokensPerChunk()
             : config.maxTokensPerChunk();
-    return new TextChunker(
+    TextChunker chunker =
+        new TextChunker(
             tokenizer,
             config.removeSemicolons(),
             config.padWithSpacesForShortInputs(),
             maxTokens,
-            params.maxCharsPerChunk())
-        .split(text);
+            params.maxCharsPerChunk());
+    java.util.regex.Matcher m = PAUSE.matcher(text);
+    if (!m.find()) {
+      return chunker.split(text);
+    }
+    List<TextChunk> chunks = new ArrayList<>();
+    int from = 0;
+    do {
+      String before = text.substring(from, m.start());
+      if (!before.isBlank()) {
+        chunks.addAll(chunker.split(before));
+      }
+      double amount = Double.parseDouble(m.group(1));
+      double millis = m.group(2).equalsIgnoreCase("s") ? amount * 1000 : amount;
+      if (millis > MAX_PAUSE_MILLIS) {
+        throw new InvalidTextException(
+            "the pause " + m.group() + " is longer than " + MAX_PAUSE_MILLIS / 1000 + " s");
+      }
+      chunks.add(TextChunk.pause((int) Math.round(millis)));
+      from = m.end();
+    } while (m.find());
+    String rest = text.substring(from);
+    if (!rest.isBlank()) {
+      chunks.addAll(chunker.split(rest));
+    }
+    return chunks;
   }
 
   // ------------------------------------------------------------------ voices
@@ -405,6 +446,10 @@ public final class PocketTtsEngine implements AutoCloseable {
         if (stop.isCancelled()) {
           break;
         }
+        if (chunk.isPause()) {
+          put(handoff, new Pause(chunk.pauseMillis()), stop, decoding);
+          continue;
+        }
         put(handoff, CHUNK_START, stop, decoding);
         ChunkStats stats = generateChunk(chunk, voice, params, random, handoff, stop, decoding);
         frames += stats.frames;
@@ -551,7 +596,15 @@ public final class PocketTtsEngine implements AutoCloseable {
         if (item == END || stop.isCancelled()) {
           return;
         }
-        if (item == CHUNK_START) {
+        if (item instanceof Pause pause) {
+          // silence, in blocks of at most one second
+          int left = (int) ((long) pause.millis() * config.sampleRate() / 1000);
+          while (left > 0 && !stop.isCancelled()) {
+            int n = Math.min(left, config.sampleRate());
+            sink.accept(new float[n]);
+            left -= n;
+          }
+        } else if (item == CHUNK_START) {
           stream = decoder.new Stream();
         } else if (item == CHUNK_END) {
           delivered += pending.size();

@@ -102,6 +102,22 @@ class TtsEndToEndTest extends ServerTest {
         .isCloseTo(150, within(1.0)); // alba, the default voice
   }
 
+  @Test
+  void aPauseMarkerAddsSilenceAndATooLongOneIsAProblem() throws Exception {
+    HttpResponse<byte[]> r =
+        server.postJson("/tts", "{\"script\":\"" + HELLO + " [pause:1s]\",\"format\":\"wav\"}");
+    assertThat(r.statusCode()).isEqualTo(200);
+    float[] pcm = AudioCheck.wavSamples(r.body());
+    assertThat(pcm).hasSize(39 * 1920 + 24000);
+    for (int i = 39 * 1920; i < pcm.length; i++) {
+      assertThat(pcm[i]).isZero();
+    }
+    ServerHarness.assertProblem(
+        server.postJson("/tts", "{\"script\":\"Hi. [pause:30s]\",\"format\":\"wav\"}"),
+        400,
+        "invalid-script");
+  }
+
   @ParameterizedTest
   @CsvSource({"mp3,mp3,audio/mpeg", "ogg,ogg,audio/ogg", "wav,wav,audio/wav"})
   void everyFormatDecodesToMono24kOfTheRightLength(

@@ -149,6 +149,37 @@ class PocketTtsEngineTest {
   }
 
   @Test
+  void pauseMarkersInsertExactSilenceBetweenTheSpokenParts() {
+    String first = "Hello there, how are you today?";
+    String second = "I am fine, thank you.";
+    float[] a = speak(engine, first, voice("alba"), EXACT);
+    float[] b = speak(engine, second, voice("alba"), EXACT);
+    float[] all =
+        speak(engine, first + " [pause:500ms] " + second + "[PAUSE:1.5s]", voice("alba"), EXACT);
+    assertThat(all).hasSize(a.length + 12_000 + b.length + 36_000);
+    assertThat(java.util.Arrays.copyOfRange(all, 0, a.length)).containsExactly(a);
+    for (int i = a.length; i < a.length + 12_000; i++) {
+      assertThat(all[i]).isZero();
+    }
+    assertThat(java.util.Arrays.copyOfRange(all, a.length + 12_000, a.length + 12_000 + b.length))
+        .containsExactly(b);
+    assertThat(engine.chunk("[pause:2s]", EXACT))
+        .singleElement()
+        .satisfies(
+            c -> {
+              assertThat(c.isPause()).isTrue();
+              assertThat(c.pauseMillis()).isEqualTo(2000);
+            });
+  }
+
+  @Test
+  void aPauseOverTenSecondsIsRefused() {
+    assertThatThrownBy(() -> engine.chunk("Hello. [pause:11s] Bye.", EXACT))
+        .isInstanceOf(InvalidTextException.class)
+        .hasMessageContaining("[pause:11s]");
+  }
+
+  @Test
   void warmUpRunsEveryGraphAndLeavesVoicesUntouched() {
     VoiceState alba = voice("alba");
     float[] before = speak(engine, "The same words twice.", alba, EXACT);
