@@ -54,7 +54,8 @@ class OpenAiController {
       String response_format,
       Double speed,
       String stream_format,
-      String instructions) {}
+      String instructions,
+      Boolean normalize) {}
 
   /** Model names a request may give: OpenAI's, ours, and the loaded bundle's. */
   static final List<String> MODELS = List.of("pocket-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts");
@@ -130,8 +131,15 @@ class OpenAiController {
     } else {
       throw invalid("unknown-stream-format", "stream_format must be 'audio' or 'sse'");
     }
+    boolean normalize = flag(body, "normalize");
     return responder.respond(
-        input, () -> voices.builtIn(voice), false, format, speed, sse ? new SpeechEvents() : null);
+        input,
+        () -> voices.builtIn(voice),
+        false,
+        format,
+        speed,
+        normalize,
+        sse ? new SpeechEvents() : null);
   }
 
   @Operation(summary = "The model names /v1/audio/speech accepts (OpenAI list shape)")
@@ -195,6 +203,19 @@ class OpenAiController {
       throw invalid("invalid-speed", "speed must be a number from 0.25 to 4.0");
     }
     return node.asDouble();
+  }
+
+  /** An optional boolean field, true when absent. */
+  static boolean flag(JsonNode body, String field) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return true;
+    }
+    if (!v.isBoolean()) {
+      throw ApiException.badRequest(
+          "invalid-field", "Invalid field", "'" + field + "' must be true or false");
+    }
+    return v.asBoolean();
   }
 
   private static String text(JsonNode body, String field) {

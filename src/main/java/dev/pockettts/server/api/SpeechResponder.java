@@ -50,21 +50,9 @@ class SpeechResponder {
   /**
    * Runs one synthesis inside a worker slot: the voice is built and the script checked before the
    * response starts (so errors are problems), and a streamed response keeps the slot until its last
-   * byte.
-   */
-  ResponseEntity<StreamingResponseBody> respond(
-      String script,
-      Supplier<VoiceState> voiceSource,
-      boolean asUrl,
-      AudioFormat format,
-      double speed)
-      throws IOException {
-    return respond(script, voiceSource, asUrl, format, speed, null);
-  }
-
-  /**
-   * As {@link #respond(String, Supplier, boolean, AudioFormat, double)}; a non-null {@code events}
-   * sends the encoded audio as OpenAI server-sent events instead of as the body itself.
+   * byte. {@code normalize} says whether an English script is read as written aloud (numbers,
+   * currency, ...); a non-null {@code events} sends the encoded audio as OpenAI server-sent events
+   * instead of as the body itself.
    */
   ResponseEntity<StreamingResponseBody> respond(
       String script,
@@ -72,6 +60,7 @@ class SpeechResponder {
       boolean asUrl,
       AudioFormat format,
       double speed,
+      boolean normalize,
       SpeechEvents events)
       throws IOException {
     long start = System.nanoTime();
@@ -80,7 +69,7 @@ class SpeechResponder {
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
       VoiceState voice = voiceSource.get();
-      List<TextChunk> chunks = tts.prepare(script, format, speed);
+      List<TextChunk> chunks = tts.prepare(script, format, speed, normalize);
       long prepared = System.nanoTime();
       if (asUrl) {
         TtsService.Saved saved;

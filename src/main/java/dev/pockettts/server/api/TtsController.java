@@ -26,7 +26,7 @@ class TtsController {
   static final String DEFAULT_VOICE = "alba";
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
-  record TtsRequest(String script, String model, String type, String format) {
+  record TtsRequest(String script, String model, String type, String format, Boolean normalize) {
 
     /** Reads the body, refusing fields of the wrong JSON type rather than coercing them. */
     static TtsRequest from(JsonNode body) {
@@ -37,7 +37,11 @@ class TtsController {
             "the body must be a JSON object such as {\"script\": \"Hello\"}");
       }
       return new TtsRequest(
-          text(body, "script"), text(body, "model"), text(body, "type"), text(body, "format"));
+          text(body, "script"),
+          text(body, "model"),
+          text(body, "type"),
+          text(body, "format"),
+          OpenAiController.flag(body, "normalize"));
     }
 
     private static String text(JsonNode body, String field) {
@@ -97,7 +101,13 @@ class TtsController {
             : request.model().strip();
     voices.requireKnown(voice); // a 400 before waiting for a worker
     return responder.respond(
-        script, () -> voices.builtIn(voice), type == ReturnType.URL, format, 1.0);
+        script,
+        () -> voices.builtIn(voice),
+        type == ReturnType.URL,
+        format,
+        1.0,
+        request.normalize(),
+        null);
   }
 
   @Operation(
@@ -108,9 +118,11 @@ class TtsController {
       @RequestParam(name = "script", required = false) String script,
       @RequestPart(name = "voice_file", required = false) MultipartFile voiceFile,
       @RequestParam(name = "type", required = false) String type,
-      @RequestParam(name = "format", required = false) String format)
+      @RequestParam(name = "format", required = false) String format,
+      @RequestParam(name = "normalize", required = false) String normalize)
       throws IOException {
     String text = script(script);
+    boolean readAloud = normalize == null || !normalize.strip().equalsIgnoreCase("false");
     ReturnType t = type(type);
     AudioFormat f = format(format);
     if (voiceFile == null) {
@@ -121,7 +133,8 @@ class TtsController {
     }
     byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
-    return responder.respond(text, () -> voices.cloned(upload), t == ReturnType.URL, f, 1.0);
+    return responder.respond(
+        text, () -> voices.cloned(upload), t == ReturnType.URL, f, 1.0, readAloud, null);
   }
 
   private String script(String script) {

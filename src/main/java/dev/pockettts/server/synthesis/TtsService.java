@@ -44,6 +44,9 @@ public class TtsService {
             return t;
           });
 
+  private static final dev.pockettts.server.text.EnglishNormalizer NORMALIZER =
+      new dev.pockettts.server.text.EnglishNormalizer();
+
   private final ModelService models;
   private final Ffmpeg ffmpeg;
   private final AudioFileStore files;
@@ -65,16 +68,18 @@ public class TtsService {
 
   /**
    * Splits the script into the chunks it is spoken in, before a response starts, so that a script
-   * that cannot be spoken (InvalidTextException) or a missing encoder for the format (503) is a
-   * problem response.
+   * that cannot be spoken (InvalidTextException) or a missing encoder (503: every format but WAV
+   * and PCM, and every speed but 1, needs FFmpeg) is a problem response. With {@code normalize}, an
+   * English model's script is first written as it is read aloud (numbers, currency, times...).
    */
-  public List<TextChunk> prepare(String script, AudioFormat format) {
-    return prepare(script, format, 1.0);
-  }
-
-  /** As {@link #prepare(String, AudioFormat)}; a speed other than 1 needs FFmpeg for any format. */
-  public List<TextChunk> prepare(String script, AudioFormat format, double speed) {
-    List<TextChunk> chunks = models.engine().chunk(script, settings.generation());
+  public List<TextChunk> prepare(
+      String script, AudioFormat format, double speed, boolean normalize) {
+    PocketTtsEngine engine = models.engine();
+    String text =
+        normalize && "english".equalsIgnoreCase(engine.config().language())
+            ? NORMALIZER.normalize(script)
+            : script;
+    List<TextChunk> chunks = engine.chunk(text, settings.generation());
     if (!format.native16Bit() || Math.abs(speed - 1.0) > 1e-9) {
       requireFfmpeg(format.extension().toUpperCase(java.util.Locale.ROOT) + " output");
     }
@@ -100,13 +105,6 @@ public class TtsService {
    * completed (client gone, encoder failed), so that the response is aborted, not ended cleanly.
    */
   public SynthesisResult stream(
-      List<TextChunk> chunks, VoiceState voice, AudioFormat format, OutputStream out)
-      throws IOException {
-    return stream(chunks, voice, format, 1.0, out);
-  }
-
-  /** As {@link #stream(List, VoiceState, AudioFormat, OutputStream)} at {@code speed}. */
-  public SynthesisResult stream(
       List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed, OutputStream out)
       throws IOException {
     PocketTtsEngine engine = models.engine();
@@ -121,12 +119,6 @@ public class TtsService {
   public record Saved(String name, SynthesisResult result) {}
 
   /** Writes the speech to a new file in the voice folder. */
-  public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format)
-      throws IOException {
-    return save(chunks, voice, format, 1.0);
-  }
-
-  /** As {@link #save(List, VoiceState, AudioFormat)} at {@code speed}. */
   public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed)
       throws IOException {
     PocketTtsEngine engine = models.engine();

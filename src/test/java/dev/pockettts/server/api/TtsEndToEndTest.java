@@ -103,6 +103,31 @@ class TtsEndToEndTest extends ServerTest {
   }
 
   @Test
+  void englishScriptsAreReadAsWrittenAloudUnlessNormalizeIsFalse() throws Exception {
+    String written = "It costs $1,234.56 at 3:30 pm.";
+    String spoken =
+        "It costs one thousand two hundred thirty-four dollars and fifty-six cents at three thirty"
+            + " p m.";
+    int normalized = wavLength("{\"script\":\"" + written + "\",\"format\":\"wav\"}");
+    int asWritten =
+        wavLength("{\"script\":\"" + written + "\",\"format\":\"wav\",\"normalize\":false}");
+    int reference =
+        wavLength("{\"script\":\"" + spoken + "\",\"format\":\"wav\",\"normalize\":false}");
+    assertThat(normalized).isEqualTo(reference);
+    assertThat(asWritten).isLessThan(normalized);
+    ServerHarness.assertProblem(
+        server.postJson("/tts", "{\"script\":\"Hi.\",\"normalize\":\"yes\"}"),
+        400,
+        "invalid-field");
+  }
+
+  private int wavLength(String json) throws Exception {
+    HttpResponse<byte[]> r = server.postJson("/tts", json);
+    assertThat(r.statusCode()).isEqualTo(200);
+    return AudioCheck.wavSamples(r.body()).length;
+  }
+
+  @Test
   void aPauseMarkerAddsSilenceAndATooLongOneIsAProblem() throws Exception {
     HttpResponse<byte[]> r =
         server.postJson("/tts", "{\"script\":\"" + HELLO + " [pause:1s]\",\"format\":\"wav\"}");
