@@ -39,6 +39,8 @@ public final class LoadTest {
 
   private static final String KEY = "load-test-key";
   private static final int MAX_REQUESTS = 20_000;
+  private static final HttpClient HANG_UPS =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
   private LoadTest() {}
 
@@ -205,8 +207,10 @@ public final class LoadTest {
         return send(http, req, format + " clone");
       }
       default -> {
+        // clients that hang up get their own connection pool, apart from the others' (the JDK
+        // client may keep a connection whose body was left unread)
         HttpResponse<InputStream> r =
-            http.send(
+            HANG_UPS.send(
                 json(base, longText, "wav", "file"), HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream in = r.body()) {
           in.readNBytes(4096); // then hang up
