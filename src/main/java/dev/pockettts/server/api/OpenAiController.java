@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -76,53 +75,30 @@ class OpenAiController {
     this.responder = responder;
   }
 
-  @Operation(
-      summary = "OpenAI-compatible speech: every format streams as it is generated",
-      requestBody =
-          @io.swagger.v3.oas.annotations.parameters.RequestBody(
-              content =
-                  @io.swagger.v3.oas.annotations.media.Content(
-                      schema =
-                          @io.swagger.v3.oas.annotations.media.Schema(
-                              implementation = SpeechRequest.class))))
+  @Operation(summary = "OpenAI-compatible speech: every format streams as it is generated")
   @PostMapping(path = "/v1/audio/speech", consumes = MediaType.APPLICATION_JSON_VALUE)
-  ResponseEntity<StreamingResponseBody> speech(@RequestBody JsonNode body) throws IOException {
-    if (body == null || !body.isObject()) {
-      throw invalid(
-          "malformed-request",
-          "the body must be a JSON object such as {\"model\": \"tts-1\", \"input\": \"Hello\","
-              + " \"voice\": \"alloy\"}");
-    }
-    String model = text(body, "model");
+  ResponseEntity<StreamingResponseBody> speech(
+      @RequestBody @io.swagger.v3.oas.annotations.media.Schema(implementation = SpeechRequest.class)
+          JsonNode body)
+      throws IOException {
+    JsonFields.requireObject(
+        body, "{\"model\": \"tts-1\", \"input\": \"Hello\", \"voice\": \"alloy\"}");
+    String model = JsonFields.text(body, "model");
     if (model != null && !modelNames().contains(model.strip())) {
       throw invalid("unknown-model", "model must be one of " + String.join(", ", modelNames()));
     }
-    String input = text(body, "input");
-    if (input == null || input.isBlank()) {
-      throw invalid("missing-input", "input is required and must not be empty");
-    }
-    if (input.length() > settings.maxScriptChars()) {
-      throw new ApiException(
-          HttpStatus.PAYLOAD_TOO_LARGE,
-          "input-too-long",
-          "Input too long",
-          "input has "
-              + input.length()
-              + " characters; the limit is "
-              + settings.maxScriptChars()
-              + " (MAX_SCRIPT_CHARS)");
-    }
-    ScriptCheck.check(input);
-    String voice = voiceName(text(body, "voice"));
+    String input =
+        ScriptCheck.check(JsonFields.text(body, "input"), "input", settings.maxScriptChars());
+    String voice = voiceName(JsonFields.text(body, "voice"));
     voices.requireKnown(voice);
-    String formatName = text(body, "response_format");
+    String formatName = JsonFields.text(body, "response_format");
     AudioFormat format = formatName == null ? AudioFormat.MP3 : AudioFormat.fromName(formatName);
     if (format == null || format == AudioFormat.OGG) {
       throw invalid(
           "unknown-format", "response_format must be one of mp3, opus, aac, flac, wav, pcm");
     }
     double speed = speed(body.get("speed"));
-    String streamFormat = text(body, "stream_format");
+    String streamFormat = JsonFields.text(body, "stream_format");
     boolean sse;
     if (streamFormat == null || streamFormat.equals("audio")) {
       sse = false;
@@ -131,7 +107,7 @@ class OpenAiController {
     } else {
       throw invalid("unknown-stream-format", "stream_format must be 'audio' or 'sse'");
     }
-    boolean normalize = flag(body, "normalize");
+    boolean normalize = JsonFields.flag(body, "normalize");
     return responder.respond(
         input,
         () -> voices.builtIn(voice),
@@ -203,35 +179,6 @@ class OpenAiController {
       throw invalid("invalid-speed", "speed must be a number from 0.25 to 4.0");
     }
     return node.asDouble();
-  }
-
-  /** An optional boolean field, true when absent. */
-  static boolean flag(JsonNode body, String field) {
-    JsonNode v = body.get(field);
-    if (v == null || v.isNull()) {
-      return true;
-    }
-    if (!v.isBoolean()) {
-      throw ApiException.badRequest(
-          "invalid-field", "Invalid field", "'" + field + "' must be true or false");
-    }
-    return v.asBoolean();
-  }
-
-  private static String text(JsonNode body, String field) {
-    JsonNode v = body.get(field);
-    if (v == null || v.isNull()) {
-      return null;
-    }
-    if (!v.isString()) {
-      throw invalid(
-          "invalid-field",
-          "'"
-              + field
-              + "' must be a string, not "
-              + v.getNodeType().name().toLowerCase(Locale.ROOT));
-    }
-    return v.asString();
   }
 
   private static ApiException invalid(String slug, String detail) {

@@ -122,39 +122,22 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
     }
     if (body instanceof ProblemDetail p
         && request instanceof ServletWebRequest servlet
-        && servlet.getRequest().getRequestURI().startsWith("/v1/")) {
+        && OpenAiErrors.applies(servlet.getRequest().getRequestURI())) {
       HttpHeaders h = new HttpHeaders();
       if (headers != null) {
         h.putAll(headers);
       }
       h.setContentType(org.springframework.http.MediaType.APPLICATION_JSON);
-      return new ResponseEntity<>(openAiError(p), h, statusCode);
+      String type = p.getType() == null ? "" : p.getType().toString();
+      return new ResponseEntity<>(
+          OpenAiErrors.body(
+              p.getStatus(),
+              type.substring(type.lastIndexOf('/') + 1),
+              p.getDetail() != null ? p.getDetail() : p.getTitle()),
+          h,
+          statusCode);
     }
     return super.handleExceptionInternal(ex, body, headers, statusCode, request);
-  }
-
-  /**
-   * OpenAI's error body, used on the /v1 routes: {@code {"error": {"message", "type", "param",
-   * "code"}}}, the code being the problem type's last segment.
-   */
-  static java.util.Map<String, Object> openAiError(ProblemDetail p) {
-    String type = p.getType() == null ? "" : p.getType().toString();
-    java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
-    error.put("message", p.getDetail() != null ? p.getDetail() : p.getTitle());
-    error.put("type", openAiType(p.getStatus()));
-    error.put("param", null);
-    error.put("code", type.substring(type.lastIndexOf('/') + 1));
-    return java.util.Map.of("error", error);
-  }
-
-  static String openAiType(int status) {
-    return switch (status) {
-      case 401 -> "authentication_error";
-      case 403 -> "permission_error";
-      case 404 -> "not_found_error";
-      case 429 -> "rate_limit_error";
-      default -> status >= 500 ? "server_error" : "invalid_request_error";
-    };
   }
 
   /**

@@ -7,7 +7,6 @@ import dev.pockettts.server.voice.VoiceService;
 import io.swagger.v3.oas.annotations.Operation;
 import java.io.IOException;
 import java.util.Locale;
-import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -26,39 +25,16 @@ class TtsController {
   static final String DEFAULT_VOICE = "alba";
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
-  record TtsRequest(String script, String model, String type, String format, Boolean normalize) {
+  record TtsRequest(String script, String model, String type, String format, boolean normalize) {
 
-    /** Reads the body, refusing fields of the wrong JSON type rather than coercing them. */
     static TtsRequest from(JsonNode body) {
-      if (body == null || !body.isObject()) {
-        throw ApiException.badRequest(
-            "malformed-request",
-            "Malformed request",
-            "the body must be a JSON object such as {\"script\": \"Hello\"}");
-      }
+      JsonFields.requireObject(body, "{\"script\": \"Hello\"}");
       return new TtsRequest(
-          text(body, "script"),
-          text(body, "model"),
-          text(body, "type"),
-          text(body, "format"),
-          OpenAiController.flag(body, "normalize"));
-    }
-
-    private static String text(JsonNode body, String field) {
-      JsonNode v = body.get(field);
-      if (v == null || v.isNull()) {
-        return null;
-      }
-      if (!v.isString()) {
-        throw ApiException.badRequest(
-            "invalid-field",
-            "Invalid field",
-            "'"
-                + field
-                + "' must be a string, not "
-                + v.getNodeType().name().toLowerCase(Locale.ROOT));
-      }
-      return v.asString();
+          JsonFields.text(body, "script"),
+          JsonFields.text(body, "model"),
+          JsonFields.text(body, "type"),
+          JsonFields.text(body, "format"),
+          JsonFields.flag(body, "normalize"));
     }
   }
 
@@ -81,16 +57,12 @@ class TtsController {
   }
 
   @Operation(
-      summary = "Speech from a built-in voice, streamed (type=file) or saved and linked (type=url)",
-      requestBody =
-          @io.swagger.v3.oas.annotations.parameters.RequestBody(
-              content =
-                  @io.swagger.v3.oas.annotations.media.Content(
-                      schema =
-                          @io.swagger.v3.oas.annotations.media.Schema(
-                              implementation = TtsRequest.class))))
+      summary = "Speech from a built-in voice, streamed (type=file) or saved and linked (type=url)")
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
-  ResponseEntity<StreamingResponseBody> speak(@RequestBody JsonNode body) throws IOException {
+  ResponseEntity<StreamingResponseBody> speak(
+      @RequestBody @io.swagger.v3.oas.annotations.media.Schema(implementation = TtsRequest.class)
+          JsonNode body)
+      throws IOException {
     TtsRequest request = TtsRequest.from(body);
     String script = script(request.script());
     ReturnType type = type(request.type());
@@ -138,23 +110,7 @@ class TtsController {
   }
 
   private String script(String script) {
-    if (script == null || script.isBlank()) {
-      throw ApiException.badRequest(
-          "missing-script", "Missing script", "script is required and must not be empty");
-    }
-    if (script.length() > settings.maxScriptChars()) {
-      throw new ApiException(
-          HttpStatus.PAYLOAD_TOO_LARGE,
-          "script-too-long",
-          "Script too long",
-          "the script has "
-              + script.length()
-              + " characters; the limit is "
-              + settings.maxScriptChars()
-              + " (MAX_SCRIPT_CHARS)");
-    }
-    ScriptCheck.check(script);
-    return script;
+    return ScriptCheck.check(script, "script", settings.maxScriptChars());
   }
 
   private static ReturnType type(String type) {

@@ -126,7 +126,7 @@ public final class HttpBenchmark {
         log);
     try {
       HttpBenchmark b = new HttpBenchmark("http://127.0.0.1:" + port);
-      b.awaitReady(server);
+      awaitReady(b.http, b.base, server, Duration.ofMinutes(5));
       System.out.printf(
           Locale.ROOT,
           "ready after %.1f s; resident memory %d MB%n",
@@ -333,10 +333,16 @@ public final class HttpBenchmark {
     return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
   }
 
-  private void awaitReady(Process server) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+  /**
+   * Waits until {@code /health} at {@code base} says the model is loaded, failing when it says the
+   * load failed, when {@code server} (null for one in this process) has exited, or after {@code
+   * limit}.
+   */
+  static void awaitReady(HttpClient http, String base, Process server, Duration limit)
+      throws Exception {
+    long deadline = System.nanoTime() + limit.toNanos();
     while (System.nanoTime() < deadline) {
-      if (!server.isAlive()) {
+      if (server != null && !server.isAlive()) {
         throw new IllegalStateException("the server exited with status " + server.exitValue());
       }
       try {
@@ -355,10 +361,14 @@ public final class HttpBenchmark {
       }
       Thread.sleep(100);
     }
-    throw new IllegalStateException("the server was not ready within 5 minutes");
+    throw new IllegalStateException("the server was not ready within " + limit.toSeconds() + " s");
   }
 
-  private static double percentile(List<Long> values, double p) {
+  /** The {@code p} percentile (nearest rank) of {@code values}; 0 when there are none. */
+  static double percentile(List<Long> values, double p) {
+    if (values.isEmpty()) {
+      return 0;
+    }
     List<Long> sorted = new ArrayList<>(values);
     Collections.sort(sorted);
     int i = (int) Math.ceil(p * sorted.size()) - 1;

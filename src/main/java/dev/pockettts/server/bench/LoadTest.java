@@ -73,7 +73,7 @@ public final class LoadTest {
         app.run("--server.port=0", "--server.address=127.0.0.1")) {
       String base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
       HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-      awaitReady(http, base);
+      HttpBenchmark.awaitReady(http, base, null, Duration.ofMinutes(2));
       long rssStart = NativeMemory.residentMb();
       System.out.printf(
           Locale.ROOT,
@@ -132,10 +132,10 @@ public final class LoadTest {
       System.out.printf(
           Locale.ROOT,
           "latency ms: p50 %.0f, p90 %.0f, p99 %.0f, max %.0f%n",
-          pct(sorted, 0.50),
-          pct(sorted, 0.90),
-          pct(sorted, 0.99),
-          pct(sorted, 1.0));
+          HttpBenchmark.percentile(sorted, 0.50) / 1e6,
+          HttpBenchmark.percentile(sorted, 0.90) / 1e6,
+          HttpBenchmark.percentile(sorted, 0.99) / 1e6,
+          HttpBenchmark.percentile(sorted, 1.0) / 1e6);
       System.out.println("resident memory / Java heap committed, every 30 s (MB): " + rssSamples);
       System.out.printf(
           Locale.ROOT,
@@ -241,30 +241,5 @@ public final class LoadTest {
       throws IOException, InterruptedException {
     HttpResponse<Void> r = http.send(req, HttpResponse.BodyHandlers.discarding());
     return r.statusCode() + " " + what;
-  }
-
-  private static void awaitReady(HttpClient http, String base) throws Exception {
-    for (int i = 0; i < 1200; i++) {
-      HttpResponse<String> r =
-          http.send(
-              HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-              HttpResponse.BodyHandlers.ofString());
-      if (r.body().contains("\"model_loaded\":true")) {
-        return;
-      }
-      if (r.statusCode() == 503) {
-        throw new IllegalStateException("the model failed to load: " + r.body());
-      }
-      Thread.sleep(100);
-    }
-    throw new IllegalStateException("the model did not load in 2 minutes");
-  }
-
-  private static double pct(List<Long> sorted, double p) {
-    if (sorted.isEmpty()) {
-      return 0;
-    }
-    int i = (int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1);
-    return sorted.get(Math.max(0, i)) / 1e6;
   }
 }

@@ -1,5 +1,6 @@
 package dev.pockettts.server.security;
 
+import dev.pockettts.server.api.OpenAiErrors;
 import dev.pockettts.server.config.ServerSettings;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -9,11 +10,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Requires the API key on every request except {@code /}, {@code /health} and {@code /voice/**}.
@@ -24,6 +28,8 @@ import org.springframework.web.filter.OncePerRequestFilter;
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 class ApiKeyFilter extends OncePerRequestFilter {
+
+  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   private final byte[] keyDigest;
   private final int perMinute;
@@ -96,37 +102,22 @@ class ApiKeyFilter extends OncePerRequestFilter {
       String title,
       String detail)
       throws IOException {
-    response.setCharacterEncoding("UTF-8");
-    if (request.getRequestURI().startsWith("/v1/")) {
-      // OpenAI's error shape on the OpenAI-compatible routes
+    Object body;
+    if (OpenAiErrors.applies(request.getRequestURI())) {
       response.setContentType("application/json");
-      response
-          .getWriter()
-          .write(
-              "{\"error\":{\"message\":\""
-                  + jsonEscape(detail)
-                  + "\",\"type\":\""
-                  + (response.getStatus() == 429 ? "rate_limit_error" : "authentication_error")
-                  + "\",\"param\":null,\"code\":\""
-                  + (slug.equals("unauthorized") ? "invalid_api_key" : slug)
-                  + "\"}}");
-      return;
+      body = OpenAiErrors.body(response.getStatus(), slug, detail);
+    } else {
+      response.setContentType("application/problem+json");
+      Map<String, Object> problem = new LinkedHashMap<>();
+      problem.put("type", "/problems/" + slug);
+      problem.put("title", title);
+      problem.put("status", response.getStatus());
+      problem.put("detail", detail);
+      problem.put("instance", request.getRequestURI());
+      body = problem;
     }
-    response.setContentType("application/problem+json");
-    response
-        .getWriter()
-        .write(
-            "{\"type\":\"/problems/"
-                + slug
-                + "\",\"title\":\""
-                + title
-                + "\",\"status\":"
-                + response.getStatus()
-                + ",\"detail\":\""
-                + jsonEscape(detail)
-                + "\",\"instance\":\""
-                + jsonEscape(request.getRequestURI())
-                + "\"}");
+    response.setCharacterEncoding("UTF-8");
+    response.getWriter().write(JSON.writeValueAsString(body));
   }
 
   private static String presentedKey(HttpServletRequest request) {
@@ -149,19 +140,5 @@ class ApiKeyFilter extends OncePerRequestFilter {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-  }
-
-  private static String jsonEscape(String s) {
-    StringBuilder b = new StringBuilder();
-    for (char c : s.toCharArray()) {
-      if (c == '"' || c == '\\') {
-        b.append('\\').append(c);
-      } else if (c < 0x20) {
-        b.append(String.format("\\u%04x", (int) c));
-      } else {
-        b.append(c);
-      }
-    }
-    return b.toString();
   }
 }

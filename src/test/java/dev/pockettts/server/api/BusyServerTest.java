@@ -1,12 +1,10 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static dev.pockettts.server.api.ServerHarness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.InputStream;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,13 +32,7 @@ class BusyServerTest extends ServerTest {
 
   private HttpResponse<InputStream> startLong() throws Exception {
     return server.http.send(
-        server
-            .request("/tts")
-            .header("API_KEY", KEY)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(LONG))
-            .build(),
-        HttpResponse.BodyHandlers.ofInputStream());
+        server.jsonPost("/tts", LONG).build(), HttpResponse.BodyHandlers.ofInputStream());
   }
 
   private void awaitIdle() throws Exception {

@@ -1,10 +1,8 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.http.HttpRequest;
 import org.junit.jupiter.api.Test;
 import org.springframework.test.context.TestPropertySource;
 
@@ -19,14 +17,9 @@ class ForwardedHeadersTest extends ServerTest {
     var r =
         server.send(
             server
-                .request("/tts")
-                .header("API_KEY", KEY)
-                .header("Content-Type", "application/json")
+                .jsonPost("/tts", "{\"script\":\"Behind a proxy.\",\"type\":\"url\"}")
                 .header("X-Forwarded-Host", "tts.example.org")
                 .header("X-Forwarded-Proto", "https")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"script\":\"Behind a proxy.\",\"type\":\"url\"}"))
                 .build());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(json(r).path("url").asString()).startsWith("https://tts.example.org/voice/audio_");

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pockettts.server.TtsApplication;
 import java.io.InputStream;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -38,13 +37,7 @@ class GracefulShutdownTest {
 
     HttpResponse<InputStream> r =
         server.http.send(
-            server
-                .request("/tts")
-                .header("API_KEY", KEY)
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(),
-            HttpResponse.BodyHandlers.ofInputStream());
+            server.jsonPost("/tts", body).build(), HttpResponse.BodyHandlers.ofInputStream());
     byte[] received;
     try (InputStream in = r.body()) {
       byte[] head = in.readNBytes(1000);

@@ -52,6 +52,11 @@ class OpenAiApiTest extends ServerTest {
         .build();
   }
 
+  /** tts-1 speaking HELLO; the caller adds the voice and anything else. */
+  private static SpeechCreateParams.Builder hello() {
+    return SpeechCreateParams.builder().model("tts-1").input(HELLO);
+  }
+
   private static byte[] bytes(HttpResponse r) throws Exception {
     try (InputStream in = r.body()) {
       return in.readAllBytes();
@@ -66,9 +71,7 @@ class OpenAiApiTest extends ServerTest {
             .audio()
             .speech()
             .create(
-                SpeechCreateParams.builder()
-                    .model("tts-1")
-                    .input(HELLO)
+                hello()
                     .voice(SpeechCreateParams.Voice.UnionMember1.ALLOY)
                     .responseFormat(SpeechCreateParams.ResponseFormat.WAV)
                     .build())) {
@@ -94,28 +97,13 @@ class OpenAiApiTest extends ServerTest {
                 client("wrong-key")
                     .audio()
                     .speech()
-                    .create(
-                        SpeechCreateParams.builder()
-                            .model("tts-1")
-                            .input(HELLO)
-                            .voice(SpeechCreateParams.Voice.UnionMember1.ALLOY)
-                            .build()))
+                    .create(hello().voice(SpeechCreateParams.Voice.UnionMember1.ALLOY).build()))
         .isInstanceOf(UnauthorizedException.class);
   }
 
   @Test
   void theOfficialClientSeesAnUnknownVoiceAsABadRequest() {
-    assertThatThrownBy(
-            () ->
-                client(KEY)
-                    .audio()
-                    .speech()
-                    .create(
-                        SpeechCreateParams.builder()
-                            .model("tts-1")
-                            .input(HELLO)
-                            .voice("nobody")
-                            .build()))
+    assertThatThrownBy(() -> client(KEY).audio().speech().create(hello().voice("nobody").build()))
         .isInstanceOf(BadRequestException.class);
   }
 

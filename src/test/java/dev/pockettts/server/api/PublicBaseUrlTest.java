@@ -1,10 +1,8 @@
 package dev.pockettts.server.api;
 
-import static dev.pockettts.server.api.ServerHarness.KEY;
 import static dev.pockettts.server.api.ServerHarness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.http.HttpRequest;
 import org.junit.jupiter.api.Test;
 import org.springframework.test.context.TestPropertySource;
 
@@ -22,13 +20,9 @@ class PublicBaseUrlTest extends ServerTest {
     var r =
         server.send(
             server
-                .request("/tts")
-                .header("API_KEY", KEY)
-                .header("Content-Type", "application/json")
+                .jsonPost(
+                    "/tts", "{\"script\":\"Public base.\",\"type\":\"url\",\"format\":\"wav\"}")
                 .header("X-Forwarded-Host", "evil.example.com")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"script\":\"Public base.\",\"type\":\"url\",\"format\":\"wav\"}"))
                 .build());
     assertThat(r.statusCode()).isEqualTo(200);
     String url = json(r).path("url").asString();

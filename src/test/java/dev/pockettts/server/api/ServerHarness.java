@@ -40,12 +40,15 @@ final class ServerHarness {
   }
 
   HttpResponse<byte[]> postJson(String path, String json) throws IOException, InterruptedException {
-    return send(
-        request(path)
-            .header("API_KEY", KEY)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(json))
-            .build());
+    return send(jsonPost(path, json).build());
+  }
+
+  /** A POST of {@code json} with the key, for tests that add headers or read the body otherwise. */
+  HttpRequest.Builder jsonPost(String path, String json) {
+    return request(path)
+        .header("API_KEY", KEY)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json));
   }
 
   static JsonNode json(HttpResponse<byte[]> r) {

@@ -270,14 +270,7 @@ class TtsEndToEndTest extends ServerTest {
     long start = System.nanoTime();
     HttpResponse<InputStream> r =
         server.http.send(
-            server
-                .request("/tts")
-                .header("API_KEY", KEY)
-                .header("Content-Type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"script\":\"" + script + "\",\"format\":\"wav\"}"))
-                .build(),
+            server.jsonPost("/tts", "{\"script\":\"" + script + "\",\"format\":\"wav\"}").build(),
             HttpResponse.BodyHandlers.ofInputStream());
     long firstByte;
     long total;
@@ -299,13 +292,8 @@ class TtsEndToEndTest extends ServerTest {
     HttpResponse<byte[]> mine =
         server.send(
             server
-                .request("/tts")
-                .header("API_KEY", KEY)
-                .header("Content-Type", "application/json")
+                .jsonPost("/tts", "{\"script\":\"" + HELLO + "\",\"type\":\"url\"}")
                 .header("X-Request-Id", "client-42")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"script\":\"" + HELLO + "\",\"type\":\"url\"}"))
                 .build());
     assertThat(mine.headers().firstValue("X-Request-Id")).hasValue("client-42");
     assertThat(mine.headers().firstValue("Server-Timing"))
