@@ -15,10 +15,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl \
     && useradd --system --create-home --home-dir /app --uid 10001 tts
 WORKDIR /app
 COPY --from=build /src/app.jar /app/app.jar
-RUN mkdir -p /app/models /app/voice && chown -R tts /app
+RUN mkdir -p /app/models /app/voice /app/voices && chown -R tts /app
 USER tts
-ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice MALLOC_ARENA_MAX=2
-VOLUME ["/app/models", "/app/voice"]
+ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice VOICES_DIR=/app/voices MALLOC_ARENA_MAX=2
+VOLUME ["/app/models", "/app/voice", "/app/voices"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS "http://127.0.0.1:${PORT}/health" || exit 1

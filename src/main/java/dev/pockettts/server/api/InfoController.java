@@ -92,21 +92,28 @@ class InfoController {
     body.put("name", "PocketTTS Server");
     body.put("version", version);
     body.put("model_loaded", models.state() == ModelService.State.READY);
-    body.put(
-        "endpoints",
-        Map.of(
-            "POST /tts",
-                "JSON {script, model, type: file|url, format: mp3|wav|ogg|opus|aac|flac|pcm};"
-                    + " header API_KEY",
-            "POST /tts/clone", "multipart: script, voice_file, type, format; header API_KEY",
-            "POST /v1/audio/speech",
-                "OpenAI-compatible JSON {model, input, voice, response_format, speed,"
-                    + " stream_format}; Authorization: Bearer",
-            "GET /v1/models", "model names for /v1/audio/speech",
-            "GET /v1/audio/voices", "voices with their OpenAI names",
-            "GET /health", "status, model loading progress, voices",
-            "GET /voice/{filename}", "audio files made with type=url",
-            "GET /docs", "Swagger UI; the OpenAPI description is at /v3/api-docs"));
+    Map<String, String> endpoints = new LinkedHashMap<>();
+    endpoints.put(
+        "POST /tts",
+        "JSON {script, model, type: file|url, format: mp3|wav|ogg|opus|aac|flac|pcm};"
+            + " header API_KEY");
+    endpoints.put("POST /tts/clone", "multipart: script, voice_file, type, format; header API_KEY");
+    endpoints.put(
+        "POST /v1/audio/speech",
+        "OpenAI-compatible JSON {model, input, voice, response_format, speed, stream_format};"
+            + " Authorization: Bearer");
+    endpoints.put("GET /v1/models", "model names for /v1/audio/speech");
+    endpoints.put("GET /v1/audio/voices", "voices with their OpenAI names");
+    endpoints.put("GET /voices", "built-in and saved voices");
+    endpoints.put("POST /voices", "multipart: name, audio, consent=true; saves a cloned voice");
+    endpoints.put("GET /voices/{id}", "one voice");
+    endpoints.put("DELETE /voices/{id}", "deletes a saved voice");
+    endpoints.put("POST /voices/{id}/export", "the voice state as KV-state safetensors");
+    endpoints.put("POST /voices/import", "multipart: name, file, consent=true; saves a state file");
+    endpoints.put("GET /health", "status, model loading progress, voices");
+    endpoints.put("GET /voice/{filename}", "audio files made with type=url");
+    endpoints.put("GET /docs", "Swagger UI; the OpenAPI description is at /v3/api-docs");
+    body.put("endpoints", endpoints);
     body.put(
         "voices", models.state() == ModelService.State.READY ? voices.builtInNames() : List.of());
     body.put("default_voice", TtsController.DEFAULT_VOICE);

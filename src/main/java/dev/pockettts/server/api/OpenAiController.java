@@ -3,6 +3,7 @@ package dev.pockettts.server.api;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.voice.OpenAiVoices;
 import dev.pockettts.server.voice.VoiceService;
 import io.swagger.v3.oas.annotations.Operation;
 import java.io.IOException;
@@ -27,23 +28,6 @@ import tools.jackson.databind.JsonNode;
  */
 @RestController
 class OpenAiController {
-
-  /** OpenAI's voice names and the built-in voice each one speaks with (README.md has the table). */
-  static final Map<String, String> OPENAI_VOICES =
-      Map.ofEntries(
-          Map.entry("alloy", "alba"),
-          Map.entry("ash", "marius"),
-          Map.entry("ballad", "jean"),
-          Map.entry("cedar", "charles"),
-          Map.entry("coral", "azelma"),
-          Map.entry("echo", "jean"),
-          Map.entry("fable", "fantine"),
-          Map.entry("marin", "anna"),
-          Map.entry("nova", "cosette"),
-          Map.entry("onyx", "javert"),
-          Map.entry("sage", "eponine"),
-          Map.entry("shimmer", "eponine"),
-          Map.entry("verse", "marius"));
 
   /** The body of {@code POST /v1/audio/speech}, for the OpenAPI description (read as JSON). */
   record SpeechRequest(
@@ -110,7 +94,7 @@ class OpenAiController {
     boolean normalize = JsonFields.flag(body, "normalize");
     return responder.respond(
         input,
-        () -> voices.builtIn(voice),
+        () -> voices.named(voice),
         false,
         format,
         speed,
@@ -137,18 +121,12 @@ class OpenAiController {
   @GetMapping({"/v1/audio/voices", "/v1/voices"})
   Map<String, Object> voiceList() {
     List<Map<String, Object>> list = new ArrayList<>();
-    for (String name : voices.builtInNames()) {
+    for (VoiceService.Description d : voices.list()) {
       Map<String, Object> v = new LinkedHashMap<>();
-      v.put("id", name);
-      v.put("name", name);
-      v.put("source", "built-in");
-      v.put(
-          "openai_aliases",
-          OPENAI_VOICES.entrySet().stream()
-              .filter(e -> e.getValue().equals(name))
-              .map(Map.Entry::getKey)
-              .sorted()
-              .toList());
+      v.put("id", d.id());
+      v.put("name", d.id());
+      v.put("source", d.source());
+      v.put("openai_aliases", OpenAiVoices.aliasesOf(d.id()));
       list.add(v);
     }
     return Map.of("voices", list);
@@ -168,7 +146,7 @@ class OpenAiController {
       throw invalid("missing-voice", "voice is required, e.g. \"alloy\" or \"alba\"");
     }
     String v = voice.strip().toLowerCase(Locale.ROOT);
-    return OPENAI_VOICES.getOrDefault(v, v);
+    return OpenAiVoices.ALIASES.getOrDefault(v, v);
   }
 
   private static double speed(JsonNode node) {

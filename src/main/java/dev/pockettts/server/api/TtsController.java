@@ -74,7 +74,7 @@ class TtsController {
     voices.requireKnown(voice); // a 400 before waiting for a worker
     return responder.respond(
         script,
-        () -> voices.builtIn(voice),
+        () -> voices.named(voice),
         type == ReturnType.URL,
         format,
         1.0,

@@ -21,6 +21,10 @@ import java.util.function.Function;
  * @param voiceDir where {@code type=url} files are written ({@code VOICE_DIR})
  * @param publicBaseUrl base of returned URLs ({@code PUBLIC_BASE_URL}), or null for the request's
  * @param voiceCacheBytes weight limit of the voice-state cache ({@code VOICE_CACHE_MB})
+ * @param voicesDir the saved-voice library ({@code VOICES_DIR})
+ * @param voiceLibraryMax most voices the library keeps ({@code VOICE_LIBRARY_MAX})
+ * @param maxVoiceFileBytes largest voice-state file {@code POST /voices/import} takes as a raw body
+ *     ({@code MAX_VOICE_FILE_MB})
  */
 public record ServerSettings(
     String apiKey,
@@ -41,6 +45,9 @@ public record ServerSettings(
     Duration voiceRetention,
     long voiceDirMaxBytes,
     int rateLimitPerMinute,
+    Path voicesDir,
+    int voiceLibraryMax,
+    long maxVoiceFileBytes,
     ModelSettings model,
     EngineOptions engine,
     GenerationParams generation) {
@@ -136,6 +143,9 @@ public record ServerSettings(
             "VOICE_DIR_MAX_BYTES",
             (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024),
         r.integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
+        r.path("VOICES_DIR", "voices"),
+        r.integer("VOICE_LIBRARY_MAX", 200, 0, 1_000_000),
+        (long) r.integer("MAX_VOICE_FILE_MB", 64, 1, 2048) * 1024 * 1024,
         model,
         engine,
         generation);
