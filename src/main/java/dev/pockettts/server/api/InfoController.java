@@ -97,7 +97,8 @@ class InfoController {
         "POST /tts",
         "JSON {script, model, type: file|url, format: mp3|wav|ogg|opus|aac|flac|pcm};"
             + " header API_KEY");
-    endpoints.put("POST /tts/clone", "multipart: script, voice_file, type, format; header API_KEY");
+    endpoints.put(
+        "POST /tts/clone", "multipart: script, voice_file, type, format, speed; header API_KEY");
     endpoints.put(
         "POST /v1/audio/speech",
         "OpenAI-compatible JSON {model, input, voice, response_format, speed, stream_format};"
@@ -111,6 +112,7 @@ class InfoController {
     endpoints.put("POST /voices/{id}/export", "the voice state as KV-state safetensors");
     endpoints.put("POST /voices/import", "multipart: name, file, consent=true; saves a state file");
     endpoints.put("GET /health", "status, model loading progress, voices");
+    endpoints.put("GET /ui", "the web page");
     endpoints.put("GET /voice/{filename}", "audio files made with type=url");
     endpoints.put("GET /docs", "Swagger UI; the OpenAPI description is at /v3/api-docs");
     body.put("endpoints", endpoints);

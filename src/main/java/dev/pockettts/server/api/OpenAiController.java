@@ -153,7 +153,9 @@ class OpenAiController {
     if (node == null || node.isNull()) {
       return 1.0;
     }
-    if (!node.isNumber() || !(node.asDouble() >= 0.25 && node.asDouble() <= 4.0)) {
+    if (!node.isNumber()
+        || !(node.asDouble() >= SpeechResponder.MIN_SPEED
+            && node.asDouble() <= SpeechResponder.MAX_SPEED)) {
       throw invalid("invalid-speed", "speed must be a number from 0.25 to 4.0");
     }
     return node.asDouble();

@@ -31,6 +31,11 @@ import tools.jackson.databind.json.JsonMapper;
 @Component
 class SpeechResponder {
 
+  /** Slowest and fastest speed a request may ask for (FFmpeg atempo stages keep the pitch). */
+  static final double MIN_SPEED = 0.25;
+
+  static final double MAX_SPEED = 4.0;
+
   static final String SERVER_TIMING = "Server-Timing";
   private static final JsonMapper JSON = JsonMapper.builder().build();
 

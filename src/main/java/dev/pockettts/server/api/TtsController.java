@@ -84,19 +84,22 @@ class TtsController {
 
   @Operation(
       summary =
-          "Speech in the voice of an uploaded recording (form: script, voice_file, type, format)")
+          "Speech in the voice of an uploaded recording (form: script, voice_file, type, format,"
+              + " speed)")
   @PostMapping(path = "/tts/clone", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
   ResponseEntity<StreamingResponseBody> clone(
       @RequestParam(name = "script", required = false) String script,
       @RequestPart(name = "voice_file", required = false) MultipartFile voiceFile,
       @RequestParam(name = "type", required = false) String type,
       @RequestParam(name = "format", required = false) String format,
-      @RequestParam(name = "normalize", required = false) String normalize)
+      @RequestParam(name = "normalize", required = false) String normalize,
+      @RequestParam(name = "speed", required = false) String speed)
       throws IOException {
     String text = script(script);
     boolean readAloud = normalize == null || !normalize.strip().equalsIgnoreCase("false");
     ReturnType t = type(type);
     AudioFormat f = format(format);
+    double tempo = speed(speed);
     if (voiceFile == null) {
       throw ApiException.badRequest(
           "missing-voice-file",
@@ -106,11 +109,33 @@ class TtsController {
     byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
     return responder.respond(
-        text, () -> voices.cloned(upload), t == ReturnType.URL, f, 1.0, readAloud, null);
+        text, () -> voices.cloned(upload), t == ReturnType.URL, f, tempo, readAloud, null);
   }
 
   private String script(String script) {
     return ScriptCheck.check(script, "script", settings.maxScriptChars());
+  }
+
+  /** The optional speed of /tts/clone (a form field): 1.0 when absent. */
+  private static double speed(String speed) {
+    if (speed == null || speed.isBlank()) {
+      return 1.0;
+    }
+    try {
+      double v = Double.parseDouble(speed.strip());
+      if (v >= SpeechResponder.MIN_SPEED && v <= SpeechResponder.MAX_SPEED) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // answered below
+    }
+    throw ApiException.badRequest(
+        "invalid-speed",
+        "Invalid speed",
+        "speed must be a number from "
+            + SpeechResponder.MIN_SPEED
+            + " to "
+            + SpeechResponder.MAX_SPEED);
   }
 
   private static ReturnType type(String type) {

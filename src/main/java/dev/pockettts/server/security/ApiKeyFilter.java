@@ -50,6 +50,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
         || path.equals("/health")
         || path.startsWith("/voice/")
         || path.equals("/error")
+        || path.equals("/ui")
+        || path.startsWith("/ui/")
         || path.equals("/docs")
         || path.startsWith("/docs/")
         || path.startsWith("/v3/api-docs")

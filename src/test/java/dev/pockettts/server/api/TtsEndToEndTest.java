@@ -221,6 +221,56 @@ class TtsEndToEndTest extends ServerTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"/ui/../tts", "/ui/..%2ftts", "/ui/%2e%2e/tts", "/ui/..;/tts", "/voice/../tts"})
+  void theOpenPathsOfThePageAndFilesLeadNowhereElseWithoutTheKey(String path) throws Exception {
+    // sent as written, without the client's path normalisation
+    try (java.net.Socket socket = new java.net.Socket("localhost", port)) {
+      String body = "{\"script\":\"Hi.\",\"format\":\"wav\"}";
+      socket
+          .getOutputStream()
+          .write(
+              ("POST "
+                      + path
+                      + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      + "Connection: close\r\nContent-Length: "
+                      + body.length()
+                      + "\r\n\r\n"
+                      + body)
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String status =
+          new String(
+              socket.getInputStream().readNBytes(12), java.nio.charset.StandardCharsets.US_ASCII);
+      assertThat(status).as(path).matches("HTTP/1.1 (400|401|404)");
+    }
+  }
+
+  @Test
+  void cloningTakesASpeedAndRefusesOneOutOfRange() throws Exception {
+    HttpResponse<byte[]> fast =
+        server.postForm(
+            "/tts/clone",
+            new ServerHarness.Multipart()
+                .field("script", HELLO)
+                .field("format", "wav")
+                .field("speed", "2")
+                .file("voice_file", Path.of("src/test/resources/audio/speech.flac")));
+    assertThat(fast.statusCode()).isEqualTo(200);
+    assertThat(AudioCheck.wavSamples(fast.body()).length).isCloseTo(39 * 1920 / 2, within(2000));
+    for (String speed : new String[] {"9", "0.1", "fast"}) {
+      assertProblem(
+          server.postForm(
+              "/tts/clone",
+              new ServerHarness.Multipart()
+                  .field("script", HELLO)
+                  .field("speed", speed)
+                  .file("voice_file", Path.of("src/test/resources/audio/speech.flac"))),
+          400,
+          "invalid-speed");
+    }
+  }
+
   @Test
   void cloningUsesTheUploadedVoiceAndEncodesTheSameFileOnce() throws Exception {
     long missesBefore = json(server.get("/health")).path("voice_cache").path("misses").asLong();
