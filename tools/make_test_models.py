@@ -62,6 +62,14 @@ ENGLISH_VOICES = [
 ]
 VOICE_FRAMES = 6
 
+# The second-language bundle: 12 layers, three voices at 250, 262.5 and 275 Hz.
+FRENCH_LAYERS = 12
+FRENCH_VOICES = ["alba", "lucie", "olivier"]
+
+
+def french_pitch(index):
+    return 2.5 + 0.125 * index
+
 
 def voice_pitch(index):
     """Pitch code of built-in voice number `index`: 1.5, 1.625, ... (exact in bf16/f16)."""
@@ -486,11 +494,11 @@ def voice_rows(pitch, with_bbv):
     return np.stack(rows)
 
 
-def kv_voice(path, pitch, with_bbv, dtype="F32", counter="offset"):
+def kv_voice(path, pitch, with_bbv, dtype="F32", counter="offset", layers=LAYERS):
     rows = voice_rows(pitch, with_bbv)
     steps = rows.shape[0]
     tensors = []
-    for layer in range(LAYERS):
+    for layer in range(layers):
         module = f"transformer.layers.{layer}.self_attn"
         keys = (rows * (layer + 1)).reshape(1, steps, HEADS, HEAD_DIM)
         kv = np.stack([keys, -keys])  # [2, 1, T, H, Dh]
@@ -545,10 +553,10 @@ def mimi_manifest():
     return out
 
 
-def write_graphs(out_dir, expect_bbv, vocab, all_int8):
+def write_graphs(out_dir, expect_bbv, vocab, all_int8, layers=LAYERS):
     save(text_conditioner(vocab), os.path.join(out_dir, "text_conditioner.onnx"))
     save(mimi_encoder(), os.path.join(out_dir, "mimi_encoder.onnx"))
-    save(flow_lm_main(expect_bbv), os.path.join(out_dir, "flow_lm_main.onnx"))
+    save(flow_lm_main(expect_bbv, layers), os.path.join(out_dir, "flow_lm_main.onnx"))
     save(flow_lm_flow(expect_bbv), os.path.join(out_dir, "flow_lm_flow.onnx"))
     save(mimi_decoder(), os.path.join(out_dir, "mimi_decoder.onnx"))
     quantised = ["flow_lm_main", "flow_lm_flow", "mimi_decoder"]
@@ -563,7 +571,8 @@ def make_tiny(root, corpus):
     bundle = os.path.join(root, "tiny-bundle")
     legacy = os.path.join(root, "tiny-legacy")
     incompatible = os.path.join(root, "tiny-incompatible")
-    for d in (bundle, legacy, incompatible):
+    french = os.path.join(root, "tiny-french")
+    for d in (bundle, legacy, incompatible, french):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(os.path.join(d, "voices"))
 
@@ -600,6 +609,27 @@ def make_tiny(root, corpus):
             kv_voice(path, voice_pitch(index), False, counter="current_end")  # v2
         else:
             kv_voice(path, voice_pitch(index), False)  # v3
+
+    # a second language (french_24l style): its own tokenizer (another vocabulary), voices (one of
+    # them also called alba, at another pitch), flags, and 12 layers, so that the exporter's sorted
+    # module names (layers.0, layers.1, layers.10, layers.11, layers.2, ...) differ from numeric
+    # order: the engine must take the state order from bundle.json
+    french_vocab = 350
+    train_tokenizer(french, corpus, french_vocab)
+    write_graphs(french, expect_bbv=1, vocab=french_vocab, all_int8=True, layers=FRENCH_LAYERS)
+    np.save(os.path.join(french, "bos_before_voice.npy"), bbv)
+    for index, name in enumerate(FRENCH_VOICES):
+        kv_voice(os.path.join(french, "voices", name + ".safetensors"), french_pitch(index), True,
+                 layers=FRENCH_LAYERS)
+    meta = dict(meta)
+    meta.update({
+        "bundle_name": "tiny_french_12l", "language": "french", "remove_semicolons": True,
+        "model_recommended_frames_after_eos": 8, "predefined_voices": FRENCH_VOICES,
+        "flow_lm_state_manifest": flow_manifest(FRENCH_LAYERS),
+    })
+    with open(os.path.join(french, "bundle.json"), "w") as out:
+        json.dump(meta, out, indent=1)
+        out.write("\n")
 
     # an export with another state contract (2 states per layer, symbolic cache length); the
     # tests put it in a copy of the legacy folder

@@ -7,6 +7,7 @@ import dev.pockettts.server.synthesis.ModelService;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.voice.VoiceService;
 import io.swagger.v3.oas.annotations.Operation;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,6 +70,9 @@ class InfoController {
     if (ready && cloning != null) {
       body.put("cloning_unavailable_reason", cloning);
     }
+    if (ready) {
+      body.put("models", bundles());
+    }
     Map<String, Object> cache = new LinkedHashMap<>();
     cache.put("voices", voices.cachedVoices());
     cache.put("hits", voices.stats().hitCount());
@@ -83,6 +87,20 @@ class InfoController {
     return ResponseEntity.status(
             state == ModelService.State.FAILED ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK)
         .body(body);
+  }
+
+  /** The loaded bundles, the default first: name, language, voices, cloning. */
+  private List<Map<String, Object>> bundles() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ModelService.Bundle b : models.bundles()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("name", b.name());
+      m.put("language", b.language());
+      m.put("voices", b.store().voiceNames());
+      m.put("cloning_available", b.cloningProblem() == null);
+      out.add(m);
+    }
+    return out;
   }
 
   @Operation(summary = "Server name, version and endpoints (no key needed)")
@@ -119,6 +137,9 @@ class InfoController {
     body.put(
         "voices", models.state() == ModelService.State.READY ? voices.builtInNames() : List.of());
     body.put("default_voice", TtsController.DEFAULT_VOICE);
+    if (models.state() == ModelService.State.READY) {
+      body.put("models", bundles());
+    }
     body.put("formats", Arrays.stream(AudioFormat.values()).map(AudioFormat::extension).toList());
     body.put("types", List.of("file", "url"));
     Map<String, Object> limits = new LinkedHashMap<>();

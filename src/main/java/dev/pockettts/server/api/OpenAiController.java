@@ -73,8 +73,10 @@ class OpenAiController {
     }
     String input =
         ScriptCheck.check(JsonFields.text(body, "input"), "input", settings.maxScriptChars());
+    // OpenAI's model names mean the default bundle; a bundle's name picks that bundle
+    String bundle = model == null || MODELS.contains(model.strip()) ? null : model.strip();
     String voice = voiceName(JsonFields.text(body, "voice"));
-    voices.requireKnown(voice);
+    voices.requireKnown(voice, bundle);
     String formatName = JsonFields.text(body, "response_format");
     AudioFormat format = formatName == null ? AudioFormat.MP3 : AudioFormat.fromName(formatName);
     if (format == null || format == AudioFormat.OGG) {
@@ -94,7 +96,7 @@ class OpenAiController {
     boolean normalize = JsonFields.flag(body, "normalize");
     return responder.respond(
         input,
-        () -> voices.named(voice),
+        () -> voices.named(voice, bundle),
         false,
         format,
         speed,
@@ -134,9 +136,10 @@ class OpenAiController {
 
   private List<String> modelNames() {
     List<String> names = new ArrayList<>(MODELS);
-    String bundle = models.bundleName();
-    if (bundle != null && !names.contains(bundle)) {
-      names.add(bundle);
+    for (String bundle : models.loadedNames()) {
+      if (!names.contains(bundle)) {
+        names.add(bundle);
+      }
     }
     return names;
   }

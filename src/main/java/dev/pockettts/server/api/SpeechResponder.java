@@ -3,10 +3,12 @@ package dev.pockettts.server.api;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
+import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
+import dev.pockettts.server.voice.VoiceService;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.List;
@@ -61,7 +63,7 @@ class SpeechResponder {
    */
   ResponseEntity<StreamingResponseBody> respond(
       String script,
-      Supplier<VoiceState> voiceSource,
+      Supplier<VoiceService.Voice> voiceSource,
       boolean asUrl,
       AudioFormat format,
       double speed,
@@ -73,13 +75,15 @@ class SpeechResponder {
         ((ServletRequestAttributes) RequestContextHolder.currentRequestAttributes()).getResponse();
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
-      VoiceState voice = voiceSource.get();
-      List<TextChunk> chunks = tts.prepare(script, format, speed, normalize);
+      VoiceService.Voice resolved = voiceSource.get();
+      PocketTtsEngine engine = resolved.engine();
+      VoiceState voice = resolved.state();
+      List<TextChunk> chunks = tts.prepare(engine, script, format, speed, normalize);
       long prepared = System.nanoTime();
       if (asUrl) {
         TtsService.Saved saved;
         try (slot) {
-          saved = tts.save(chunks, voice, format, speed);
+          saved = tts.save(engine, chunks, voice, format, speed);
         }
         String name = saved.name();
         String base =
@@ -110,9 +114,10 @@ class SpeechResponder {
                 new CountingOutputStream(out, servletResponse::flushBuffer);
             try (slot) {
               if (events == null) {
-                tts.stream(chunks, voice, format, speed, counted);
+                tts.stream(engine, chunks, voice, format, speed, counted);
               } else {
-                events.stream(counted, sink -> tts.stream(chunks, voice, format, speed, sink));
+                events.stream(
+                    counted, sink -> tts.stream(engine, chunks, voice, format, speed, sink));
               }
             } catch (IOException | RuntimeException e) {
               if (counted.count() > 0) {

@@ -25,7 +25,8 @@ class TtsController {
   static final String DEFAULT_VOICE = "alba";
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
-  record TtsRequest(String script, String model, String type, String format, boolean normalize) {
+  record TtsRequest(
+      String script, String model, String type, String format, boolean normalize, String bundle) {
 
     static TtsRequest from(JsonNode body) {
       JsonFields.requireObject(body, "{\"script\": \"Hello\"}");
@@ -34,7 +35,8 @@ class TtsController {
           JsonFields.text(body, "model"),
           JsonFields.text(body, "type"),
           JsonFields.text(body, "format"),
-          JsonFields.flag(body, "normalize"));
+          JsonFields.flag(body, "normalize"),
+          JsonFields.text(body, "bundle"));
     }
   }
 
@@ -71,10 +73,11 @@ class TtsController {
         request.model() == null || request.model().isBlank()
             ? DEFAULT_VOICE
             : request.model().strip();
-    voices.requireKnown(voice); // a 400 before waiting for a worker
+    String bundle = request.bundle();
+    voices.requireKnown(voice, bundle); // a 400 before waiting for a worker
     return responder.respond(
         script,
-        () -> voices.named(voice),
+        () -> voices.named(voice, bundle),
         type == ReturnType.URL,
         format,
         1.0,
@@ -93,7 +96,8 @@ class TtsController {
       @RequestParam(name = "type", required = false) String type,
       @RequestParam(name = "format", required = false) String format,
       @RequestParam(name = "normalize", required = false) String normalize,
-      @RequestParam(name = "speed", required = false) String speed)
+      @RequestParam(name = "speed", required = false) String speed,
+      @RequestParam(name = "bundle", required = false) String bundle)
       throws IOException {
     String text = script(script);
     boolean readAloud = normalize == null || !normalize.strip().equalsIgnoreCase("false");
@@ -109,7 +113,7 @@ class TtsController {
     byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
     return responder.respond(
-        text, () -> voices.cloned(upload), t == ReturnType.URL, f, tempo, readAloud, null);
+        text, () -> voices.cloned(upload, bundle), t == ReturnType.URL, f, tempo, readAloud, null);
   }
 
   private String script(String script) {

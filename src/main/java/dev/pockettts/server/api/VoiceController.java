@@ -64,7 +64,8 @@ class VoiceController {
   ResponseEntity<VoiceService.Description> create(
       @RequestParam(name = "name", required = false) String name,
       @RequestPart(name = "audio", required = false) MultipartFile audio,
-      @RequestParam(name = "consent", required = false) String consent)
+      @RequestParam(name = "consent", required = false) String consent,
+      @RequestParam(name = "bundle", required = false) String bundle)
       throws IOException {
     requireConsent(consent);
     if (audio == null) {
@@ -75,7 +76,7 @@ class VoiceController {
     tts.requireFfmpeg("decoding audio");
     VoiceService.Description saved;
     try (SynthesisLimiter.Slot slot = limiter.acquire()) {
-      saved = voices.saveCloned(name, upload);
+      saved = voices.saveCloned(name, upload, bundle);
     }
     return created(saved);
   }
@@ -88,14 +89,15 @@ class VoiceController {
   ResponseEntity<VoiceService.Description> importForm(
       @RequestParam(name = "name", required = false) String name,
       @RequestPart(name = "file", required = false) MultipartFile file,
-      @RequestParam(name = "consent", required = false) String consent)
+      @RequestParam(name = "consent", required = false) String consent,
+      @RequestParam(name = "bundle", required = false) String bundle)
       throws IOException {
     requireConsent(consent);
     if (file == null) {
       throw ApiException.badRequest(
           "missing-file", "Missing file", "the form must hold a file part with the voice state");
     }
-    return created(voices.importState(name, file.getBytes()));
+    return created(voices.importState(name, file.getBytes(), bundle));
   }
 
   @Operation(summary = "Save a voice from a raw KV-state safetensors body (?name=&consent=true)")
@@ -103,6 +105,7 @@ class VoiceController {
   ResponseEntity<VoiceService.Description> importRaw(
       @RequestParam(name = "name", required = false) String name,
       @RequestParam(name = "consent", required = false) String consent,
+      @RequestParam(name = "bundle", required = false) String bundle,
       InputStream body)
       throws IOException {
     requireConsent(consent);
@@ -115,7 +118,7 @@ class VoiceController {
           "Voice file too large",
           "the voice file is over MAX_VOICE_FILE_MB (" + max / (1024 * 1024) + " MB)");
     }
-    return created(voices.importState(name, data));
+    return created(voices.importState(name, data, bundle));
   }
 
   @Operation(summary = "A voice's state as KV-state safetensors, for the Python tools")

@@ -4,9 +4,12 @@ import dev.pockettts.server.engine.EngineOptions;
 import dev.pockettts.server.engine.GenerationParams;
 import dev.pockettts.server.engine.Precision;
 import dev.pockettts.server.model.ModelSettings;
+import dev.pockettts.server.model.ModelStore;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
 
@@ -21,6 +24,8 @@ import java.util.function.Function;
  * @param voiceDir where {@code type=url} files are written ({@code VOICE_DIR})
  * @param publicBaseUrl base of returned URLs ({@code PUBLIC_BASE_URL}), or null for the request's
  * @param voiceCacheBytes weight limit of the voice-state cache ({@code VOICE_CACHE_MB})
+ * @param bundles the model bundles to load ({@code MODEL_BUNDLES}, else {@code MODEL_BUNDLE}); the
+ *     first is the default, and {@link #model()} describes it
  * @param voicesDir the saved-voice library ({@code VOICES_DIR})
  * @param voiceLibraryMax most voices the library keeps ({@code VOICE_LIBRARY_MAX})
  * @param maxVoiceFileBytes largest voice-state file {@code POST /voices/import} takes as a raw body
@@ -45,6 +50,7 @@ public record ServerSettings(
     Duration voiceRetention,
     long voiceDirMaxBytes,
     int rateLimitPerMinute,
+    List<String> bundles,
     Path voicesDir,
     int voiceLibraryMax,
     long maxVoiceFileBytes,
@@ -88,11 +94,30 @@ public record ServerSettings(
       throw new SettingsException("MODEL_PRECISION must be int8 or fp32, got '" + precision + "'");
     }
     Precision p = precision.equals("int8") ? Precision.INT8 : Precision.FP32;
-    String bundle = r.string("MODEL_BUNDLE", ModelSettings.DEFAULT_BUNDLE);
-    if (!bundle.matches("[A-Za-z0-9_.-]+") || bundle.contains("..")) {
-      throw new SettingsException(
-          "MODEL_BUNDLE must be a bundle name such as english_2026-04, got '" + bundle + "'");
+    String single = r.string("MODEL_BUNDLE", ModelSettings.DEFAULT_BUNDLE);
+    String several = r.string("MODEL_BUNDLES", null);
+    List<String> bundles = new ArrayList<>();
+    for (String b : several == null ? List.of(single) : List.of(several.split(","))) {
+      String name = b.strip();
+      String setting = several == null ? "MODEL_BUNDLE" : "MODEL_BUNDLES";
+      String raw = several == null ? single : several;
+      if (!name.matches("[A-Za-z0-9_.-]+") || name.contains("..")) {
+        throw new SettingsException(
+            setting
+                + " must name bundles such as english_2026-04"
+                + (several == null ? "" : ",french_24l")
+                + "; '"
+                + name
+                + "' is no bundle name, got '"
+                + raw
+                + "'");
+      }
+      if (bundles.contains(name)) {
+        throw new SettingsException(setting + " names " + name + " twice, got '" + raw + "'");
+      }
+      bundles.add(name);
     }
+    String bundle = bundles.get(0);
     ModelSettings model =
         new ModelSettings(
             r.path("MODELS_DIR", "models"),
@@ -105,6 +130,14 @@ public record ServerSettings(
             r.url("HF_ENDPOINT", ModelSettings.DEFAULT_ENDPOINT),
             r.string("VOICE_REPO", ModelSettings.DEFAULT_VOICE_REPO),
             r.string("VOICE_REVISION", ModelSettings.DEFAULT_VOICE_REVISION));
+    if (bundles.size() > 1 && ModelStore.holdsModel(model.modelsDir())) {
+      throw new SettingsException(
+          "MODELS_DIR "
+              + model.modelsDir()
+              + " holds a single model, but MODEL_BUNDLES names "
+              + bundles.size()
+              + "; point MODELS_DIR at a folder with one folder per bundle");
+    }
     EngineOptions engine =
         new EngineOptions(
             p, r.integer("GENERATION_THREADS", 1, 1, 256), r.integer("DECODER_THREADS", 1, 1, 256));
@@ -143,12 +176,18 @@ public record ServerSettings(
             "VOICE_DIR_MAX_BYTES",
             (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024),
         r.integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
+        List.copyOf(bundles),
         r.path("VOICES_DIR", "voices"),
         r.integer("VOICE_LIBRARY_MAX", 200, 0, 1_000_000),
         (long) r.integer("MAX_VOICE_FILE_MB", 64, 1, 2048) * 1024 * 1024,
         model,
         engine,
         generation);
+  }
+
+  /** The settings of each bundle to load, the default first. */
+  public List<ModelSettings> models() {
+    return bundles.stream().map(model::withBundle).toList();
   }
 
   /** Reads raw values and converts them, naming the setting on error. */

@@ -44,6 +44,21 @@ public record ModelSettings(
 
   public static final URI DEFAULT_ENDPOINT = URI.create("https://huggingface.co");
 
+  /** The same settings for another bundle of the repository. */
+  public ModelSettings withBundle(String other) {
+    return new ModelSettings(
+        modelsDir,
+        repo,
+        revision,
+        other,
+        token,
+        precision,
+        offline,
+        endpoint,
+        voiceRepo,
+        voiceRevision);
+  }
+
   public boolean legacyLayout() {
     return LEGACY_BUNDLE.equals(bundle);
   }

@@ -50,7 +50,7 @@ public final class ModelStore {
 
   private final ModelSettings settings;
   private final HubClient hub;
-  private final DownloadProgress progress = new DownloadProgress();
+  private final DownloadProgress progress;
   private final Path folder;
   private final boolean ready;
   private volatile ChecksumRecord record;
@@ -58,8 +58,14 @@ public final class ModelStore {
   private volatile List<String> catalog = ENGLISH_VOICES;
 
   public ModelStore(ModelSettings settings, HubClient hub) {
+    this(settings, hub, new DownloadProgress());
+  }
+
+  /** A store that reports its downloads to {@code progress} (shared by the stores of a server). */
+  public ModelStore(ModelSettings settings, HubClient hub, DownloadProgress progress) {
     this.settings = settings;
     this.hub = hub;
+    this.progress = progress;
     Path dir = settings.modelsDir();
     this.ready = holdsModel(dir);
     this.folder = ready ? dir : dir.resolve(settings.bundle());
@@ -70,6 +76,11 @@ public final class ModelStore {
     return BundleConfig.isBundle(dir)
         || Files.isRegularFile(dir.resolve(ModelFiles.fileName("flow_lm_main", true)))
         || Files.isRegularFile(dir.resolve(ModelFiles.fileName("flow_lm_main", false)));
+  }
+
+  /** The bundle this store holds, as configured ({@code MODEL_BUNDLE(S)}). */
+  public String bundle() {
+    return settings.bundle();
   }
 
   public Path folder() {

@@ -6,9 +6,16 @@ import dev.pockettts.server.engine.EngineException;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.model.HubClient;
+import dev.pockettts.server.model.ModelSettings;
 import dev.pockettts.server.model.ModelStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -17,15 +24,16 @@ import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Service;
 
 /**
- * Owns the model: downloads and loads it in the background once the server is up, so that {@code
- * /health} answers at once, and hands the engine to requests when it is ready.
+ * Owns the models: downloads and loads each configured bundle in the background once the server is
+ * up, so that {@code /health} answers at once, and hands a bundle's engine to requests when all are
+ * ready. The first bundle is the default.
  */
 @Service
 public class ModelService implements DisposableBean {
 
   private static final Logger log = LoggerFactory.getLogger(ModelService.class);
 
-  /** Where the model is in its life. */
+  /** Where the models are in their life. */
   public enum State {
     STARTING,
     DOWNLOADING,
@@ -34,10 +42,35 @@ public class ModelService implements DisposableBean {
     FAILED
   }
 
+  /**
+   * One loaded bundle.
+   *
+   * @param name its {@code bundle_name} (what requests and saved voices use)
+   * @param configured its name in {@code MODEL_BUNDLE(S)}, also accepted in requests
+   */
+  public record Bundle(String name, String configured, ModelStore store, PocketTtsEngine engine) {
+
+    public String language() {
+      return engine.config().language();
+    }
+
+    /** Null when cloning works with this bundle, else why not. */
+    public String cloningProblem() {
+      return store.cloningProblem() != null
+          ? store.cloningProblem()
+          : engine.cloningUnavailableReason();
+    }
+
+    boolean answersTo(String model) {
+      return name.equalsIgnoreCase(model) || configured.equalsIgnoreCase(model);
+    }
+  }
+
   private final ServerSettings settings;
-  private final ModelStore store;
+  private final List<ModelStore> stores;
+  private final DownloadProgress progress = new DownloadProgress();
   private volatile State state = State.STARTING;
-  private volatile PocketTtsEngine engine;
+  private volatile List<Bundle> bundles = List.of();
   private volatile String error;
 
   public ModelService(ServerSettings settings) {
@@ -45,7 +78,8 @@ public class ModelService implements DisposableBean {
     HubClient hub =
         new HubClient(
             settings.model().endpoint(), settings.model().token(), 5, Duration.ofSeconds(2));
-    this.store = new ModelStore(settings.model(), hub);
+    List<ModelSettings> models = settings.models();
+    this.stores = models.stream().map(m -> new ModelStore(m, hub, progress)).toList();
   }
 
   @EventListener(ApplicationReadyEvent.class)
@@ -56,63 +90,92 @@ public class ModelService implements DisposableBean {
   }
 
   private void load() {
+    List<Bundle> loaded = new ArrayList<>();
+    String current = stores.get(0).bundle();
     try {
       state = State.DOWNLOADING;
-      Path folder = store.ensureModel();
+      List<Path> folders = new ArrayList<>();
+      for (ModelStore store : stores) {
+        current = store.bundle();
+        folders.add(store.ensureModel());
+      }
       state = State.LOADING;
-      PocketTtsEngine loaded = PocketTtsEngine.load(folder, settings.engine());
-      try {
-        log.info("Warmed up the model in {} ms", loaded.warmUp(settings.generation()));
-      } catch (RuntimeException e) {
-        loaded.close();
-        throw new EngineException("the model failed its warm-up synthesis: " + e.getMessage(), e);
+      for (int i = 0; i < stores.size(); i++) {
+        ModelStore store = stores.get(i);
+        current = store.bundle();
+        loaded.add(load(store, folders.get(i)));
       }
-      engine = loaded;
-      if (store.cloningProblem() != null) {
-        log.warn("{}", store.cloningProblem());
-      } else if (engine.cloningUnavailableReason() != null) {
-        log.warn("{}", engine.cloningUnavailableReason());
+      Set<String> names = new HashSet<>();
+      for (Bundle b : loaded) {
+        if (!names.add(b.name().toLowerCase(Locale.ROOT))) {
+          throw new EngineException("two bundles call themselves " + b.name());
+        }
       }
+      bundles = List.copyOf(loaded);
       state = State.READY;
-      log.info(
-          "Model ready: {} voices, cloning {}",
-          store.voiceNames().size(),
-          cloningProblem() == null ? "available" : "unavailable");
     } catch (RuntimeException e) {
-      error = e.getMessage();
+      loaded.forEach(b -> b.engine().close());
+      error = (stores.size() > 1 ? "bundle " + current + ": " : "") + e.getMessage();
       state = State.FAILED;
-      log.error("The model could not be loaded: {}", e.getMessage());
+      log.error("The model could not be loaded: {}", error);
     }
   }
 
-  /** The loaded bundle's name (bundle.json {@code bundle_name}), or null before it is ready. */
+  private Bundle load(ModelStore store, Path folder) {
+    PocketTtsEngine engine = PocketTtsEngine.load(folder, settings.engine());
+    try {
+      log.info("Warmed up the model in {} ms", engine.warmUp(settings.generation()));
+    } catch (RuntimeException e) {
+      engine.close();
+      throw new EngineException("the model failed its warm-up synthesis: " + e.getMessage(), e);
+    }
+    Bundle b = new Bundle(engine.config().name(), store.bundle(), store, engine);
+    if (b.cloningProblem() != null) {
+      log.warn("{}", b.cloningProblem());
+    }
+    log.info(
+        "Model {} ready ({}): {} voices, cloning {}",
+        b.name(),
+        b.language(),
+        store.voiceNames().size(),
+        b.cloningProblem() == null ? "available" : "unavailable");
+    return b;
+  }
+
+  /** The default bundle's name (bundle.json {@code bundle_name}), or null before it is ready. */
   public String bundleName() {
-    PocketTtsEngine e = engine;
-    return e == null ? null : e.config().name();
+    List<Bundle> b = bundles;
+    return b.isEmpty() ? null : b.get(0).name();
   }
 
   public State state() {
     return state;
   }
 
-  /** Why the model failed to load, or null. */
+  /** Why the models failed to load, or null. */
   public String error() {
     return error;
   }
 
   public DownloadProgress progress() {
-    return store.progress();
+    return progress;
   }
 
+  /** The default bundle's store. */
   public ModelStore store() {
-    return store;
+    return stores.get(0);
   }
 
-  /** The engine; a 503 problem (with Retry-After) while it is not ready. */
+  /** The default bundle's engine; a 503 problem (with Retry-After) while it is not ready. */
   public PocketTtsEngine engine() {
-    PocketTtsEngine e = engine;
-    if (e != null) {
-      return e;
+    return defaultBundle().engine();
+  }
+
+  /** The loaded bundles, the default first; a 503 problem while they are not ready. */
+  public List<Bundle> bundles() {
+    List<Bundle> b = bundles;
+    if (!b.isEmpty()) {
+      return b;
     }
     if (state == State.FAILED) {
       throw new ApiException(
@@ -128,20 +191,55 @@ public class ModelService implements DisposableBean {
         state == State.DOWNLOADING ? 30 : 5);
   }
 
-  /** Null when cloning works, else why not. */
-  public String cloningProblem() {
-    if (store.cloningProblem() != null) {
-      return store.cloningProblem();
+  /** Names a request may use for the loaded bundles (bundle_name, then configured name). */
+  public List<String> loadedNames() {
+    List<String> names = new ArrayList<>();
+    for (Bundle b : bundles) {
+      names.add(b.name());
+      if (!b.configured().equalsIgnoreCase(b.name())) {
+        names.add(b.configured());
+      }
     }
-    PocketTtsEngine e = engine;
-    return e == null ? "the model is not loaded yet" : e.cloningUnavailableReason();
+    return names;
+  }
+
+  public Bundle defaultBundle() {
+    return bundles().get(0);
+  }
+
+  /** The bundle a request names (bundle_name or configured name), if loaded. */
+  public Optional<Bundle> find(String model) {
+    return bundles().stream().filter(b -> b.answersTo(model)).findFirst();
+  }
+
+  /** The bundle a request names; the default for null or blank; 400 for a name of none. */
+  public Bundle bundle(String model) {
+    if (model == null || model.isBlank()) {
+      return defaultBundle();
+    }
+    return find(model.strip())
+        .orElseThrow(
+            () ->
+                ApiException.badRequest(
+                    "unknown-model",
+                    "Unknown model",
+                    "no model bundle called '"
+                        + (model.length() > 64 ? model.substring(0, 64) + "..." : model)
+                        + "' is loaded; loaded: "
+                        + bundles().stream().map(Bundle::name).toList()));
+  }
+
+  /** Null when cloning works with the default bundle, else why not. */
+  public String cloningProblem() {
+    if (store().cloningProblem() != null) {
+      return store().cloningProblem();
+    }
+    List<Bundle> b = bundles;
+    return b.isEmpty() ? "the model is not loaded yet" : b.get(0).cloningProblem();
   }
 
   @Override
   public void destroy() {
-    PocketTtsEngine e = engine;
-    if (e != null) {
-      e.close();
-    }
+    bundles.forEach(b -> b.engine().close());
   }
 }

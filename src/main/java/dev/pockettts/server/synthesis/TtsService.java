@@ -73,8 +73,7 @@ public class TtsService {
    * English model's script is first written as it is read aloud (numbers, currency, times...).
    */
   public List<TextChunk> prepare(
-      String script, AudioFormat format, double speed, boolean normalize) {
-    PocketTtsEngine engine = models.engine();
+      PocketTtsEngine engine, String script, AudioFormat format, double speed, boolean normalize) {
     String text =
         normalize && "english".equalsIgnoreCase(engine.config().language())
             ? NORMALIZER.normalize(script)
@@ -105,9 +104,13 @@ public class TtsService {
    * completed (client gone, encoder failed), so that the response is aborted, not ended cleanly.
    */
   public SynthesisResult stream(
-      List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed, OutputStream out)
+      PocketTtsEngine engine,
+      List<TextChunk> chunks,
+      VoiceState voice,
+      AudioFormat format,
+      double speed,
+      OutputStream out)
       throws IOException {
-    PocketTtsEngine engine = models.engine();
     try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
       SynthesisResult r = run(engine, chunks, voice, encoder);
       encoder.finish();
@@ -119,9 +122,13 @@ public class TtsService {
   public record Saved(String name, SynthesisResult result) {}
 
   /** Writes the speech to a new file in the voice folder. */
-  public Saved save(List<TextChunk> chunks, VoiceState voice, AudioFormat format, double speed)
+  public Saved save(
+      PocketTtsEngine engine,
+      List<TextChunk> chunks,
+      VoiceState voice,
+      AudioFormat format,
+      double speed)
       throws IOException {
-    PocketTtsEngine engine = models.engine();
     AtomicReference<SynthesisResult> result = new AtomicReference<>();
     String name =
         files.write(

@@ -59,30 +59,76 @@ public class VoiceService {
     CaffeineCacheMetrics.monitor(registry, cache, "voices");
   }
 
-  /** Names of the built-in voices. */
+  /** A voice ready to speak: its state and the bundle it belongs to. */
+  public record Voice(ModelService.Bundle bundle, VoiceState state) {
+
+    public PocketTtsEngine engine() {
+      return bundle.engine();
+    }
+  }
+
+  private static final String BUILT_IN = "voice:";
+  private static final String SAVED = "saved:";
+  private static final String CLONED = "clone:";
+
+  /** Names of the default bundle's built-in voices. */
   public List<String> builtInNames() {
     return models.store().voiceNames();
   }
 
-  /** Fails with 400 unless {@code name} is a built-in or saved voice of the loaded model. */
-  public void requireKnown(String name) {
-    models.engine();
-    if (!models.store().hasVoice(name) && library.find(name).isEmpty()) {
-      throw unknown(name);
+  /** A voice found by name: a built-in one of {@code bundle}, or a saved one. */
+  private record Found(ModelService.Bundle bundle, VoiceLibrary.Entry saved) {}
+
+  /**
+   * Finds a voice for a request: with a model named, among that bundle's voices; without, among the
+   * default bundle's, then the others'; then among saved voices, which belong to the bundle they
+   * were made with. 400 for a name that is no voice, or a saved voice of another model.
+   */
+  private Found find(String name, String model) {
+    ModelService.Bundle wanted = model == null || model.isBlank() ? null : models.bundle(model);
+    if (ModelStore.validVoiceName(name)) {
+      for (ModelService.Bundle b : wanted != null ? List.of(wanted) : models.bundles()) {
+        if (b.store().hasVoice(name)) {
+          return new Found(b, null);
+        }
+      }
     }
+    VoiceLibrary.Entry saved = library.find(name).orElseThrow(() -> unknown(name));
+    ModelService.Bundle own = models.find(saved.bundle()).orElse(null);
+    if (own == null || (wanted != null && own != wanted)) {
+      throw ApiException.badRequest(
+          "voice-model-mismatch",
+          "Voice made for another model",
+          "voice '"
+              + saved.id()
+              + "' was made with the model "
+              + saved.bundle()
+              + (own == null
+                  ? ", which is not loaded"
+                  : " and does not fit " + wanted.name() + "; leave the model out to use it"));
+    }
+    return new Found(own, saved);
   }
 
-  /** The state of a built-in or saved voice; 400 for a name that is no voice. */
-  public VoiceState named(String name) {
-    PocketTtsEngine engine = models.engine();
-    ModelStore store = models.store();
-    if (!ModelStore.validVoiceName(name) || !store.hasVoice(name)) {
-      VoiceLibrary.Entry saved = library.find(name).orElseThrow(() -> unknown(name));
-      requireSameBundle(saved, engine);
-      return cache.get(SAVED + name, k -> engine.voiceFromFile(library.stateFile(name)));
+  /** Fails with 400 unless {@code name} is a voice the request can use (nothing is loaded). */
+  public void requireKnown(String name, String model) {
+    find(name, model);
+  }
+
+  /** A built-in or saved voice, by name; 400 for a name that is no voice. */
+  public Voice named(String name, String model) {
+    Found f = find(name, model);
+    PocketTtsEngine engine = f.bundle().engine();
+    if (f.saved() != null) {
+      return new Voice(
+          f.bundle(), cache.get(SAVED + name, k -> engine.voiceFromFile(library.stateFile(name))));
     }
     try {
-      return cache.get(BUILT_IN + name, k -> engine.voiceFromFile(store.ensureVoice(name)));
+      return new Voice(
+          f.bundle(),
+          cache.get(
+              BUILT_IN + f.bundle().name() + ":" + name,
+              k -> engine.voiceFromFile(f.bundle().store().ensureVoice(name))));
     } catch (ModelFileException e) {
       if (e.reason() == ModelFileException.Reason.NOT_FOUND) {
         throw unknown(name);
@@ -95,21 +141,51 @@ public class VoiceService {
     }
   }
 
-  private static final String BUILT_IN = "voice:";
-  private static final String SAVED = "saved:";
-  private static final String CLONED = "clone:";
+  private ApiException unknown(String name) {
+    String shown = name == null ? "" : name.length() > 64 ? name.substring(0, 64) + "..." : name;
+    return ApiException.badRequest(
+        "unknown-voice",
+        "Unknown voice",
+        "there is no voice called '" + shown + "'; GET /voices lists the voices");
+  }
 
-  private static void requireSameBundle(VoiceLibrary.Entry saved, PocketTtsEngine engine) {
-    if (!saved.bundle().equals(engine.config().name())) {
-      throw ApiException.badRequest(
-          "voice-model-mismatch",
-          "Voice made for another model",
-          "voice '"
-              + saved.id()
-              + "' was made with the model "
-              + saved.bundle()
-              + " and does not fit "
-              + engine.config().name());
+  /**
+   * A voice cloned from uploaded audio with the bundle {@code model} names (the default when null),
+   * cached under the bundle and the upload's SHA-256 so the same file is encoded once. The upload
+   * is decoded in a temporary file that is deleted after.
+   */
+  public Voice cloned(byte[] upload, String model) {
+    ModelService.Bundle bundle = models.bundle(model);
+    String problem = bundle.cloningProblem();
+    if (problem != null) {
+      throw new CloningUnavailableException(problem);
+    }
+    if (upload.length == 0) {
+      throw new ApiException(
+          HttpStatus.UNPROCESSABLE_CONTENT, "empty-audio", "Empty audio", "the audio is empty");
+    }
+    String key = CLONED + bundle.name() + ":" + sha256(upload);
+    return new Voice(bundle, cache.get(key, k -> encode(bundle.engine(), upload)));
+  }
+
+  private VoiceState encode(PocketTtsEngine engine, byte[] upload) {
+    Path tmp = null;
+    try {
+      tmp = Files.createTempFile("pockettts-ref-", ".audio");
+      Files.write(tmp, upload);
+      float[] pcm = ffmpeg.decode(tmp, settings.maxRefDurationSeconds(), engine.sampleRate());
+      checkReference(pcm, engine.sampleRate());
+      return engine.voiceFromAudio(pcm);
+    } catch (Ffmpeg.UndecodableAudioException e) {
+      throw new ApiException(
+          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+          "undecodable-audio",
+          "Audio cannot be decoded",
+          "the audio is not something FFmpeg can decode: " + e.getMessage());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      deleteQuietly(tmp);
     }
   }
 
@@ -119,12 +195,13 @@ public class VoiceService {
   public record Description(
       String id, String language, String bundle, String source, String created, boolean cached) {}
 
-  /** Built-in voices, then saved voices (oldest first). */
+  /** Built-in voices of each bundle (the default first), then saved voices (oldest first). */
   public List<Description> list() {
-    PocketTtsEngine engine = models.engine();
     List<Description> out = new ArrayList<>();
-    for (String name : builtInNames()) {
-      out.add(builtInDescription(engine, name));
+    for (ModelService.Bundle b : models.bundles()) {
+      for (String name : b.store().voiceNames()) {
+        out.add(builtIn(b, name));
+      }
     }
     for (VoiceLibrary.Entry e : library.list()) {
       out.add(describe(e));
@@ -132,23 +209,31 @@ public class VoiceService {
     return out;
   }
 
+  /** The built-in voice of that name (the default bundle's first), or null. */
+  private ModelService.Bundle builtInOwner(String id) {
+    if (!ModelStore.validVoiceName(id)) {
+      return null;
+    }
+    return models.bundles().stream().filter(b -> b.store().hasVoice(id)).findFirst().orElse(null);
+  }
+
   /** One voice; 404 when there is none of that name. */
   public Description describe(String id) {
-    PocketTtsEngine engine = models.engine();
-    if (ModelStore.validVoiceName(id) && models.store().hasVoice(id)) {
-      return builtInDescription(engine, id);
+    ModelService.Bundle owner = builtInOwner(id);
+    if (owner != null) {
+      return builtIn(owner, id);
     }
     return describe(library.find(id).orElseThrow(() -> notFound(id)));
   }
 
-  private Description builtInDescription(PocketTtsEngine engine, String name) {
+  private Description builtIn(ModelService.Bundle b, String name) {
     return new Description(
         name,
-        engine.config().language(),
-        engine.config().name(),
+        b.language(),
+        b.name(),
         "built-in",
         null,
-        cache.asMap().containsKey(BUILT_IN + name));
+        cache.asMap().containsKey(BUILT_IN + b.name() + ":" + name));
   }
 
   private Description describe(VoiceLibrary.Entry e) {
@@ -162,21 +247,21 @@ public class VoiceService {
   }
 
   /**
-   * Clones a voice from {@code upload} and saves it as {@code name}; the recording itself is not
-   * kept, only the voice state made from it.
+   * Clones a voice from {@code upload} with the bundle {@code model} names and saves it as {@code
+   * name}; the recording itself is not kept, only the voice state made from it.
    */
-  public Description saveCloned(String name, byte[] upload) {
+  public Description saveCloned(String name, byte[] upload, String model) {
     String id = newId(name);
-    VoiceState state = cloned(upload);
-    return store(id, "cloned", state);
+    return store(id, "cloned", cloned(upload, model));
   }
 
   /**
-   * Saves the voice state in {@code file} (KV-state or audio-prompt safetensors) as {@code name}.
+   * Saves the voice state in {@code file} (KV-state or audio-prompt safetensors) as {@code name},
+   * for the bundle {@code model} names (the default when null).
    */
-  public Description importState(String name, byte[] file) {
+  public Description importState(String name, byte[] file, String model) {
     String id = newId(name);
-    PocketTtsEngine engine = models.engine();
+    ModelService.Bundle bundle = models.bundle(model);
     if (file.length == 0) {
       throw invalidStateFile("the file is empty");
     }
@@ -186,11 +271,11 @@ public class VoiceService {
       Files.write(tmp, file);
       VoiceState state;
       try {
-        state = engine.voiceFromFile(tmp);
+        state = bundle.engine().voiceFromFile(tmp);
       } catch (EngineException | IllegalArgumentException e) {
         throw invalidStateFile(e.getMessage().replace(tmp.toString(), "the file"));
       }
-      return store(id, "imported", state);
+      return store(id, "imported", new Voice(bundle, state));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } finally {
@@ -200,18 +285,16 @@ public class VoiceService {
 
   /** A voice's state as KV-state safetensors (the upstream format), built-in or saved. */
   public byte[] export(String id) {
-    PocketTtsEngine engine = models.engine();
-    if (!(ModelStore.validVoiceName(id) && models.store().hasVoice(id))
-        && library.find(id).isEmpty()) {
+    if (builtInOwner(id) == null && library.find(id).isEmpty()) {
       throw notFound(id);
     }
-    return engine.exportVoice(named(id));
+    Voice v = named(id, null);
+    return v.engine().exportVoice(v.state());
   }
 
   /** Deletes a saved voice: 404 when there is none, 409 for a built-in one. */
   public void delete(String id) {
-    models.engine();
-    if (ModelStore.validVoiceName(id) && models.store().hasVoice(id)) {
+    if (builtInOwner(id) != null) {
       throw new ApiException(
           HttpStatus.CONFLICT,
           "built-in-voice",
@@ -232,17 +315,16 @@ public class VoiceService {
     cache.invalidate(SAVED + id);
   }
 
-  private Description store(String id, String source, VoiceState state) {
-    PocketTtsEngine engine = models.engine();
-    byte[] data = engine.exportVoice(state);
+  private Description store(String id, String source, Voice voice) {
+    byte[] data = voice.engine().exportVoice(voice.state());
     VoiceLibrary.Entry entry =
         new VoiceLibrary.Entry(
             id,
-            engine.config().name(),
-            engine.config().language(),
+            voice.bundle().name(),
+            voice.bundle().language(),
             source,
             Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-            state.positions(),
+            voice.state().positions(),
             data.length,
             true);
     try {
@@ -262,7 +344,7 @@ public class VoiceService {
           "Voice library not writable",
           "the voice could not be saved in " + library.folder() + ": " + e.getMessage());
     }
-    cache.put(SAVED + id, state);
+    cache.put(SAVED + id, voice.state());
     return describe(entry);
   }
 
@@ -280,8 +362,7 @@ public class VoiceService {
           "a voice name is 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter"
               + " or digit");
     }
-    models.engine();
-    if (models.store().hasVoice(id)
+    if (builtInOwner(id) != null
         || OpenAiVoices.ALIASES.containsKey(id)
         || library.find(id).isPresent()) {
       throw exists(id);
@@ -321,53 +402,6 @@ public class VoiceService {
       } catch (IOException ignored) {
         // a temporary file the OS cleans up
       }
-    }
-  }
-
-  private ApiException unknown(String name) {
-    String shown = name == null ? "" : name.length() > 64 ? name.substring(0, 64) + "..." : name;
-    return ApiException.badRequest(
-        "unknown-voice",
-        "Unknown voice",
-        "there is no voice called '" + shown + "'; GET / lists the voices");
-  }
-
-  /**
-   * The state of a voice cloned from uploaded audio, cached under the upload's SHA-256 so the same
-   * file is encoded once. The upload is decoded in a temporary file that is deleted after.
-   */
-  public VoiceState cloned(byte[] upload) {
-    PocketTtsEngine engine = models.engine();
-    String problem = models.cloningProblem();
-    if (problem != null) {
-      throw new CloningUnavailableException(problem);
-    }
-    if (upload.length == 0) {
-      throw new ApiException(
-          HttpStatus.UNPROCESSABLE_CONTENT, "empty-audio", "Empty audio", "voice_file is empty");
-    }
-    String key = CLONED + sha256(upload);
-    return cache.get(key, k -> encode(engine, upload));
-  }
-
-  private VoiceState encode(PocketTtsEngine engine, byte[] upload) {
-    Path tmp = null;
-    try {
-      tmp = Files.createTempFile("pockettts-ref-", ".audio");
-      Files.write(tmp, upload);
-      float[] pcm = ffmpeg.decode(tmp, settings.maxRefDurationSeconds(), engine.sampleRate());
-      checkReference(pcm, engine.sampleRate());
-      return engine.voiceFromAudio(pcm);
-    } catch (Ffmpeg.UndecodableAudioException e) {
-      throw new ApiException(
-          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
-          "undecodable-audio",
-          "Audio cannot be decoded",
-          "voice_file is not audio FFmpeg can decode: " + e.getMessage());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } finally {
-      deleteQuietly(tmp);
     }
   }
 

@@ -42,6 +42,32 @@ class ServerSettingsTest {
   }
 
   @Test
+  void severalBundlesLoadTheFirstAsTheDefault() {
+    assertThat(parse("API_KEY", "k").bundles()).containsExactly("english_2026-04");
+    assertThat(parse("API_KEY", "k", "MODEL_BUNDLE", "german").bundles()).containsExactly("german");
+    ServerSettings s =
+        parse("API_KEY", "k", "MODEL_BUNDLE", "german", "MODEL_BUNDLES", " french_24l, spanish ");
+    assertThat(s.bundles()).containsExactly("french_24l", "spanish");
+    assertThat(s.model().bundle()).isEqualTo("french_24l");
+    assertThat(s.models())
+        .extracting(ModelSettings::bundle)
+        .containsExactly("french_24l", "spanish");
+    assertThat(s.models().get(1).repo()).isEqualTo(s.model().repo());
+    assertThat(s.voicesDir().getFileName()).hasToString("voices");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "API_KEY",
+                    "k",
+                    "MODELS_DIR",
+                    "src/test/resources/models/tiny-bundle",
+                    "MODEL_BUNDLES",
+                    "a,b"))
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("holds a single model, but MODEL_BUNDLES names 2");
+  }
+
+  @Test
   void withoutAKeyTheServerRefusesToStartUnlessAuthIsDisabledExplicitly() {
     assertThatThrownBy(() -> parse())
         .isInstanceOf(SettingsException.class)
@@ -70,7 +96,12 @@ class ServerSettingsTest {
     "QUEUE_TIMEOUT, -5s",
     "SYNTHESIS_WORKERS, 0",
     "VOICE_DIR_MAX_BYTES, 1X",
-    "VOICE_DIR_MAX_BYTES, -5"
+    "VOICE_DIR_MAX_BYTES, -5",
+    "MODEL_BUNDLES, 'english_2026-04,../x'",
+    "MODEL_BUNDLES, 'english_2026-04,,french_24l'",
+    "MODEL_BUNDLES, 'french_24l,french_24l'",
+    "VOICE_LIBRARY_MAX, -1",
+    "MAX_VOICE_FILE_MB, 0"
   })
   void aBadValueIsRefusedNamingTheSetting(String name, String value) {
     assertThatThrownBy(() -> parse("API_KEY", "k", name, value))

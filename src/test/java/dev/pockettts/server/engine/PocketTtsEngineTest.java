@@ -73,6 +73,36 @@ class PocketTtsEngineTest {
   }
 
   @ParameterizedTest
+  @ValueSource(strings = {"alba", "lucie", "olivier"})
+  void aTwelveLayerBundleTakesItsStateOrderAndFlagsFromBundleJson(String name) {
+    // the module names sort as layers.0, layers.1, layers.10, layers.11, layers.2, ...: each
+    // layer's voice cache carries its own scale, so any other order changes the pitch
+    try (PocketTtsEngine french =
+        PocketTtsEngine.load(TinyModels.FRENCH, EngineOptions.defaults())) {
+      assertThat(french.config().language()).isEqualTo("french");
+      assertThat(french.config().flowStates()).hasSize(36);
+      assertThat(french.config().flowStates().get(6).inputName()).isEqualTo("state_6");
+      assertThat(french.config().flowStates().get(6).module())
+          .isEqualTo("transformer.layers.10.self_attn");
+      VoiceState v =
+          french.voiceFromFile(TinyModels.FRENCH.resolve("voices/" + name + ".safetensors"));
+      String text = "Bonjour; comment allez-vous aujourd'hui, mes amis?";
+      List<TextChunk> chunks = french.chunk(text, EXACT);
+      assertThat(chunks).hasSize(1);
+      assertThat(chunks.get(0).text()).doesNotContain(";"); // remove_semicolons
+      PcmCollector pcm = new PcmCollector();
+      SynthesisResult r =
+          french.synthesize(text, v, EXACT, pcm, null); // 8 frames after EOS: the model's value
+      assertThat(r.frames()).isEqualTo(TinyModels.chunkFrames(chunks.get(0).tokens().length, 8));
+      assertThat(Signal.frequency(pcm.samples(), TinyModels.SAMPLE_RATE))
+          .isCloseTo(TinyModels.frenchVoiceHz(name), within(1.0));
+      // its own tokenizer: the same text is not cut into the same tokens as in English
+      assertThat(french.chunk(text, EXACT).get(0).tokens())
+          .isNotEqualTo(engine.chunk(text, EXACT).get(0).tokens());
+    }
+  }
+
+  @ParameterizedTest
   @ValueSource(strings = {"alba", "marius", "cosette", "anna", "vera", "caro_davy"})
   void eachBuiltInVoiceSpeaksWithItsOwnPitch(String name) {
     // anna is stored as bf16 and vera as f16: both convert exactly

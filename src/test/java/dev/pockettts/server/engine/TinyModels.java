@@ -9,6 +9,17 @@ public final class TinyModels {
 
   public static final Path BUNDLE = Path.of("src/test/resources/models/tiny-bundle");
   public static final Path LEGACY = Path.of("src/test/resources/models/tiny-legacy");
+
+  /** A second language: 12 layers (sorted module names differ from numeric order), own flags. */
+  public static final Path FRENCH = Path.of("src/test/resources/models/tiny-french");
+
+  public static final List<String> FRENCH_VOICES = List.of("alba", "lucie", "olivier");
+
+  /** Tone frequency of a voice of the French tiny bundle. */
+  public static double frenchVoiceHz(String voice) {
+    return 100 * (2.5 + 0.125 * FRENCH_VOICES.indexOf(voice));
+  }
+
   public static final Path INCOMPATIBLE = Path.of("src/test/resources/models/tiny-incompatible");
   public static final int SAMPLES_PER_FRAME = 1920;
   public static final int SAMPLE_RATE = 24000;
