@@ -67,12 +67,32 @@ async function loadHealth() {
       health.textContent = 'The model failed to load: ' + (h.error || 'unknown error');
     }
     health.dataset.status = h.status;
+    showModels(h.models || []);
     return h;
   } catch (e) {
     health.textContent = 'The server cannot be reached';
     health.dataset.status = 'error';
     return null;
   }
+}
+
+/** A model choice only when the server has loaded more than one bundle. */
+function showModels(models) {
+  const select = $('model');
+  const names = models.map((m) => m.name);
+  if (names.join() !== [...select.options].map((o) => o.value).join()) {
+    const current = select.value;
+    select.replaceChildren(...models.map((m) => new Option(m.name + ' (' + m.language + ')', m.name)));
+    if (names.includes(current)) {
+      select.value = current;
+    }
+  }
+  $('model-choice').hidden = models.length < 2;
+}
+
+/** The chosen bundle, or '' for the server's default. */
+function chosenModel() {
+  return $('model-choice').hidden ? '' : $('model').value;
 }
 
 async function loadVoices() {
@@ -89,11 +109,13 @@ async function loadVoices() {
     const h = await loadHealth();
     voices = ((h && h.voices) || []).map((id) => ({ id: id, source: 'built-in' }));
   }
+  const model = chosenModel();
+  const usable = voices.filter((v) => !model || !v.bundle || v.bundle === model);
   const select = $('voice');
   const current = select.value || 'alba';
-  select.replaceChildren(...voices.map((v) =>
+  select.replaceChildren(...usable.map((v) =>
     new Option(v.source === 'built-in' ? v.id : v.id + ' (' + v.source + ')', v.id)));
-  if (voices.some((v) => v.id === current)) {
+  if (usable.some((v) => v.id === current)) {
     select.value = current;
   }
   $('voice-list').replaceChildren(...voices.map((v) => {
@@ -260,12 +282,18 @@ async function buildRequest(text, format, speed) {
       form.append('voice_file', file);
       form.append('format', format);
       form.append('speed', speed);
+      if (chosenModel()) {
+        form.append('bundle', chosenModel());
+      }
       return { url: '/tts/clone', init: { method: 'POST', headers: authHeaders(), body: form } };
     }
     const form = new FormData();
     form.append('name', name);
     form.append('audio', file);
     form.append('consent', 'true');
+    if (chosenModel()) {
+      form.append('bundle', chosenModel());
+    }
     setPhase('saving', 'Saving the voice "' + name + '"…');
     const saved = await fetch('/voices', { method: 'POST', headers: authHeaders(), body: form });
     if (!saved.ok) {
@@ -284,9 +312,9 @@ function speechRequest(text, voice, format, speed) {
     init: {
       method: 'POST',
       headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()),
-      body: JSON.stringify({
+      body: JSON.stringify(Object.assign({
         input: text, voice: voice, response_format: format, speed: Number(speed),
-      }),
+      }, chosenModel() ? { model: chosenModel() } : {})),
     },
   };
 }
@@ -385,6 +413,7 @@ function init() {
   $('clip').addEventListener('change', () => {
     $('source-upload').checked = true;
   });
+  $('model').addEventListener('change', loadVoices);
   $('voice').addEventListener('change', () => {
     $('source-voice').checked = true;
   });

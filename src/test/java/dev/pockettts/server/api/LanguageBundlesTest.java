@@ -12,11 +12,13 @@ import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.support.ui.Select;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import tools.jackson.databind.JsonNode;
@@ -140,6 +142,29 @@ class LanguageBundlesTest {
             "/v1/audio/speech", "{\"model\":\"klingon\",\"input\":\"Hi.\",\"voice\":\"alba\"}");
     assertThat(openAi.statusCode()).isEqualTo(400);
     assertThat(json(openAi).path("error").path("code").asString()).isEqualTo("unknown-model");
+  }
+
+  @Test
+  void theWebPageOffersTheModelsAndSpeaksWithTheOneChosen() throws Exception {
+    HeadlessChromium browser = HeadlessChromium.start();
+    try {
+      browser.open(server.base);
+      browser.enterKey(KEY);
+      assertThat(browser.el("model-choice").isDisplayed()).isTrue();
+      new Select(browser.el("model")).selectByValue(FRENCH);
+      browser.waitFor(
+          Duration.ofSeconds(5),
+          () -> new Select(browser.el("voice")).getOptions().size() == 3); // only its voices
+      new Select(browser.el("voice")).selectByValue("lucie");
+      new Select(browser.el("format")).selectByValue("wav");
+      browser.el("text").sendKeys("Une phrase pour la voix.");
+      browser.el("speak").click();
+      browser.awaitDone();
+      assertThat(AudioCheck.frequency(AudioCheck.wavSamples(browser.download()), 24000))
+          .isCloseTo(262.5, within(2.0));
+    } finally {
+      browser.quit();
+    }
   }
 
   @Test
