@@ -191,9 +191,22 @@ public class VoiceService {
 
   // ------------------------------------------------------------------ the library
 
-  /** One voice as the API describes it. */
+  /**
+   * One voice as the API describes it.
+   *
+   * @param id what requests use
+   * @param name the same (the issue's word for it, kept for clients that read {@code name})
+   * @param created ISO-8601 instant a saved voice was saved; null for built-in voices
+   * @param cached whether its state is in memory now
+   */
   public record Description(
-      String id, String language, String bundle, String source, String created, boolean cached) {}
+      String id,
+      String name,
+      String language,
+      String bundle,
+      String source,
+      String created,
+      boolean cached) {}
 
   /** Built-in voices of each bundle (the default first), then saved voices (oldest first). */
   public List<Description> list() {
@@ -229,6 +242,7 @@ public class VoiceService {
   private Description builtIn(ModelService.Bundle b, String name) {
     return new Description(
         name,
+        name,
         b.language(),
         b.name(),
         "built-in",
@@ -238,6 +252,7 @@ public class VoiceService {
 
   private Description describe(VoiceLibrary.Entry e) {
     return new Description(
+        e.id(),
         e.id(),
         e.language(),
         e.bundle(),

@@ -204,8 +204,10 @@ class LanguageBundlesTest {
     String list =
         json(server.send(server.request("/voices").header("API_KEY", KEY).build())).toString();
     assertThat(list)
-        .contains("{\"id\":\"alba\",\"language\":\"english\",\"bundle\":\"" + ENGLISH)
-        .contains("{\"id\":\"alba\",\"language\":\"french\",\"bundle\":\"" + FRENCH)
-        .contains("{\"id\":\"chanteuse\",\"language\":\"french\"");
+        .contains(
+            "{\"id\":\"alba\",\"name\":\"alba\",\"language\":\"english\",\"bundle\":\"" + ENGLISH)
+        .contains(
+            "{\"id\":\"alba\",\"name\":\"alba\",\"language\":\"french\",\"bundle\":\"" + FRENCH)
+        .contains("{\"id\":\"chanteuse\",\"name\":\"chanteuse\",\"language\":\"french\"");
   }
 }
