@@ -140,8 +140,11 @@ async function playWithMediaSource(response, mime, started) {
   const player = $('player');
   const source = new MediaSource();
   run.url = URL.createObjectURL(source);
+  const opened = once(source, 'sourceopen');
+  player.preload = 'auto'; // a media element that preloads nothing may never open the source
   player.src = run.url;
-  await once(source, 'sourceopen');
+  player.load();
+  await opened;
   const buffer = source.addSourceBuffer(mime);
   const reader = response.body.getReader();
   const chunks = [];

@@ -2,12 +2,15 @@ package dev.pockettts.server.api;
 
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.ServletResponseWrapper;
+import java.io.IOException;
 import java.lang.reflect.Field;
+import org.apache.catalina.connector.ClientAbortException;
 import org.apache.catalina.connector.Response;
 import org.apache.catalina.connector.ResponseFacade;
 import org.apache.coyote.ActionCode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.web.context.request.async.AsyncRequestNotUsableException;
 
 /**
  * Cuts the connection of a response that has started and cannot be finished, so that the client
@@ -20,6 +23,33 @@ final class ConnectionAbort {
   private static final Logger log = LoggerFactory.getLogger(ConnectionAbort.class);
 
   private ConnectionAbort() {}
+
+  /**
+   * Whether a failure means the request is already ending on the container's side: the client has
+   * gone (connection reset or closed), or Spring cancelled the streaming task (it interrupts the
+   * thread after an asynchronous error). Tomcat then ends the request itself, and may already have
+   * handed its objects to another connection, so the response must not be touched.
+   */
+  static boolean clientGone(Throwable failure) {
+    if (Thread.currentThread().isInterrupted()) {
+      return true;
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof InterruptedException
+          || t instanceof ClientAbortException
+          || t instanceof AsyncRequestNotUsableException) {
+        return true;
+      }
+      String m = t.getMessage();
+      if (t instanceof IOException
+          && m != null
+          && (m.contains("Broken pipe") || m.contains("Connection reset"))
+          && !m.startsWith("FFmpeg")) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   static void closeNow(ServletResponse response, Throwable cause) {
     ServletResponse r = response;

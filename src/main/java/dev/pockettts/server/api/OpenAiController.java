@@ -6,6 +6,7 @@ import dev.pockettts.server.synthesis.ModelService;
 import dev.pockettts.server.voice.OpenAiVoices;
 import dev.pockettts.server.voice.VoiceService;
 import io.swagger.v3.oas.annotations.Operation;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,7 +64,8 @@ class OpenAiController {
   @PostMapping(path = "/v1/audio/speech", consumes = MediaType.APPLICATION_JSON_VALUE)
   ResponseEntity<StreamingResponseBody> speech(
       @RequestBody @io.swagger.v3.oas.annotations.media.Schema(implementation = SpeechRequest.class)
-          JsonNode body)
+          JsonNode body,
+      HttpServletResponse response)
       throws IOException {
     JsonFields.requireObject(
         body, "{\"model\": \"tts-1\", \"input\": \"Hello\", \"voice\": \"alloy\"}");
@@ -95,6 +97,7 @@ class OpenAiController {
     }
     boolean normalize = JsonFields.flag(body, "normalize");
     return responder.respond(
+        response,
         input,
         () -> voices.named(voice, bundle),
         false,

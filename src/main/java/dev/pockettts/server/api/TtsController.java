@@ -5,6 +5,7 @@ import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
 import io.swagger.v3.oas.annotations.Operation;
+import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Locale;
 import org.springframework.http.MediaType;
@@ -63,7 +64,8 @@ class TtsController {
   @PostMapping(path = "/tts", consumes = MediaType.APPLICATION_JSON_VALUE)
   ResponseEntity<StreamingResponseBody> speak(
       @RequestBody @io.swagger.v3.oas.annotations.media.Schema(implementation = TtsRequest.class)
-          JsonNode body)
+          JsonNode body,
+      HttpServletResponse response)
       throws IOException {
     TtsRequest request = TtsRequest.from(body);
     String script = script(request.script());
@@ -76,6 +78,7 @@ class TtsController {
     String bundle = request.bundle();
     voices.requireKnown(voice, bundle); // a 400 before waiting for a worker
     return responder.respond(
+        response,
         script,
         () -> voices.named(voice, bundle),
         type == ReturnType.URL,
@@ -97,7 +100,8 @@ class TtsController {
       @RequestParam(name = "format", required = false) String format,
       @RequestParam(name = "normalize", required = false) String normalize,
       @RequestParam(name = "speed", required = false) String speed,
-      @RequestParam(name = "bundle", required = false) String bundle)
+      @RequestParam(name = "bundle", required = false) String bundle,
+      HttpServletResponse response)
       throws IOException {
     String text = script(script);
     boolean readAloud = normalize == null || !normalize.strip().equalsIgnoreCase("false");
@@ -113,7 +117,14 @@ class TtsController {
     byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
     return responder.respond(
-        text, () -> voices.cloned(upload, bundle), t == ReturnType.URL, f, tempo, readAloud, null);
+        response,
+        text,
+        () -> voices.cloned(upload, bundle),
+        t == ReturnType.URL,
+        f,
+        tempo,
+        readAloud,
+        null);
   }
 
   private String script(String script) {

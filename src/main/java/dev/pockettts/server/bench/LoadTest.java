@@ -46,11 +46,14 @@ public final class LoadTest {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: load-test <model-folder> [seconds] [clients]");
+      System.err.println("usage: load-test <model-folder> [seconds] [clients] [--no-hang-ups]");
       System.exit(2);
     }
     int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 180;
     int clients = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    // without the clients that hang up (to tell their effect apart, e.g. with hang-ups sent from
+    // another process)
+    boolean hangUps = !java.util.Arrays.asList(args).contains("--no-hang-ups");
     // the client drops an idle connection before the server's keep-alive timeout can close it
     // under a request being sent (a client-side race that is not the server's failure)
     System.setProperty("jdk.httpclient.keepalive.timeout", "5");
@@ -98,7 +101,7 @@ public final class LoadTest {
                 long t0 = System.nanoTime();
                 String outcome;
                 try {
-                  outcome = oneRequest(http, base, random, reference, what);
+                  outcome = oneRequest(http, base, random, reference, what, hangUps);
                 } catch (IOException e) {
                   outcome =
                       "io-error in "
@@ -107,6 +110,9 @@ public final class LoadTest {
                           + e.getClass().getSimpleName()
                           + ": "
                           + e.getMessage();
+                  // when, to match with the server's log
+                  System.err.printf(
+                      Locale.ROOT, "%s client %d: %s%n", java.time.Instant.now(), seed, outcome);
                 } catch (InterruptedException e) {
                   Thread.currentThread().interrupt();
                   return;
@@ -148,9 +154,9 @@ public final class LoadTest {
 
   /** One request of the mix; returns what came back, e.g. "200 wav file" or "503". */
   private static String oneRequest(
-      HttpClient http, String base, Random random, byte[] reference, String[] what)
+      HttpClient http, String base, Random random, byte[] reference, String[] what, boolean hangUps)
       throws IOException, InterruptedException {
-    int kind = random.nextInt(10);
+    int kind = random.nextInt(hangUps ? 10 : 9);
     String[] formats = {"wav", "mp3", "ogg"};
     String format = formats[random.nextInt(3)];
     what[0] = format + " kind " + kind;

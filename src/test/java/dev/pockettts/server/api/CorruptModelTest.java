@@ -8,7 +8,6 @@ import dev.pockettts.server.model.HubClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
@@ -23,17 +22,8 @@ class CorruptModelTest extends ServerTest {
 
   @DynamicPropertySource
   static void corruptCopy(DynamicPropertyRegistry registry) throws IOException {
-    Path tiny = Path.of("src/test/resources/models/tiny-bundle");
-    try (Stream<Path> files = Files.walk(tiny)) {
-      for (Path p : (Iterable<Path>) files::iterator) {
-        Path target = COPY.resolve(tiny.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else {
-          Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
-      }
-    }
+    dev.pockettts.server.engine.TinyModels.copy(
+        dev.pockettts.server.engine.TinyModels.BUNDLE, COPY);
     Path main = COPY.resolve("flow_lm_main_int8.onnx");
     Files.writeString(
         COPY.resolve("checksums.json"),

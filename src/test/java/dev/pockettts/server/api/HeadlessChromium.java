@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.logging.Level;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.By;
@@ -14,6 +15,8 @@ import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -55,7 +58,27 @@ final class HeadlessChromium {
 
   /** Waits until the status says the synthesis is done. */
   void awaitDone() {
-    waitFor(Duration.ofSeconds(30), () -> "done".equals(attr("status", "data-phase")));
+    new WebDriverWait(driver, Duration.ofSeconds(30))
+        .pollingEvery(Duration.ofMillis(50))
+        .withMessage(
+            () ->
+                "the page did not finish: status '"
+                    + text("status")
+                    + "', error '"
+                    + text("error")
+                    + "', phases "
+                    + phases()
+                    + ", browser log "
+                    + browserLog())
+        .until(d -> "done".equals(attr("status", "data-phase")));
+  }
+
+  private String browserLog() {
+    try {
+      return driver.manage().logs().get(LogType.BROWSER).getAll().toString();
+    } catch (RuntimeException e) {
+      return "unavailable (" + e.getMessage() + ")";
+    }
   }
 
   @SuppressWarnings("unchecked")
@@ -123,6 +146,9 @@ final class HeadlessChromium {
         "--disable-gpu",
         "--autoplay-policy=no-user-gesture-required",
         "--window-size=390,844");
+    LoggingPreferences logs = new LoggingPreferences();
+    logs.enable(LogType.BROWSER, Level.ALL);
+    options.setCapability("goog:loggingPrefs", logs);
     ChromeDriverService service =
         new ChromeDriverService.Builder()
             .usingDriverExecutable(driver.toFile())

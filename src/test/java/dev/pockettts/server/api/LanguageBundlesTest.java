@@ -8,12 +8,9 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.pockettts.server.TtsApplication;
 import dev.pockettts.server.engine.TinyModels;
-import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,8 +37,8 @@ class LanguageBundlesTest {
 
   @BeforeAll
   static void start() throws Exception {
-    copy(TinyModels.BUNDLE, root.resolve("models").resolve(ENGLISH));
-    copy(TinyModels.FRENCH, root.resolve("models").resolve(FRENCH));
+    TinyModels.copy(TinyModels.BUNDLE, root.resolve("models").resolve(ENGLISH));
+    TinyModels.copy(TinyModels.FRENCH, root.resolve("models").resolve(FRENCH));
     ctx =
         new SpringApplicationBuilder(TtsApplication.class)
             .properties(
@@ -62,19 +59,6 @@ class LanguageBundlesTest {
   static void stop() {
     if (ctx != null) {
       ctx.close();
-    }
-  }
-
-  private static void copy(Path from, Path to) throws IOException {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        Path target = to.resolve(from.relativize(f).toString());
-        if (Files.isDirectory(f)) {
-          Files.createDirectories(target);
-        } else {
-          Files.copy(f, target);
-        }
-      }
     }
   }
 

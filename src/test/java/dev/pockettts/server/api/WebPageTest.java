@@ -91,8 +91,7 @@ class WebPageTest extends ServerTest {
     new Select(browser.el("voice")).selectByValue("marius");
     browser.el("speak").sendKeys(Keys.ENTER); // the keyboard is enough
 
-    browser.waitFor(
-        Duration.ofSeconds(30), () -> "done".equals(browser.attr("status", "data-phase")));
+    browser.awaitDone();
     assertThat(browser.phases()).containsSubsequence("generating", "playing", "done");
     assertThat(browser.el("error").isDisplayed()).isFalse();
     browser.waitFor(
@@ -123,8 +122,7 @@ class WebPageTest extends ServerTest {
     browser.el("text").sendKeys(TtsEndToEndTest.HELLO);
     new Select(browser.el("format")).selectByValue("wav");
     browser.el("speak").click();
-    browser.waitFor(
-        Duration.ofSeconds(30), () -> "done".equals(browser.attr("status", "data-phase")));
+    browser.awaitDone();
     assertThat(browser.phases()).containsSubsequence("generating", "playing", "done");
     byte[] wav = browser.blob(browser.el("download").getDomProperty("href"));
     assertThat(AudioCheck.wavSamples(wav)).hasSize(39 * 1920);
@@ -158,8 +156,7 @@ class WebPageTest extends ServerTest {
     browser.el("consent").click();
     browser.el("save-name").sendKeys(name);
     browser.el("speak").click();
-    browser.waitFor(
-        Duration.ofSeconds(30), () -> "done".equals(browser.attr("status", "data-phase")));
+    browser.awaitDone();
     assertThat(new Select(browser.el("voice")).getFirstSelectedOption().getDomAttribute("value"))
         .isEqualTo(name);
     assertThat(browser.text("voice-list")).contains(name + ": cloned");

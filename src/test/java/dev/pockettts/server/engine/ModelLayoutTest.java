@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -65,7 +64,7 @@ class ModelLayoutTest {
   @Test
   void anExportWithAnotherStateLayoutIsRefusedSayingWhatDiffers(@TempDir Path tmp)
       throws IOException {
-    copy(TinyModels.LEGACY, tmp);
+    TinyModels.copy(TinyModels.LEGACY, tmp);
     Files.copy(
         TinyModels.INCOMPATIBLE.resolve("flow_lm_main_int8.onnx"),
         tmp.resolve("flow_lm_main_int8.onnx"),
@@ -79,7 +78,7 @@ class ModelLayoutTest {
 
   @Test
   void aMissingGraphIsNamed(@TempDir Path tmp) throws IOException {
-    copy(TinyModels.LEGACY, tmp);
+    TinyModels.copy(TinyModels.LEGACY, tmp);
     Files.delete(tmp.resolve("flow_lm_flow_int8.onnx"));
     Files.delete(tmp.resolve("flow_lm_flow.onnx"));
     assertThatThrownBy(() -> PocketTtsEngine.load(tmp, EngineOptions.defaults()))
@@ -96,7 +95,7 @@ class ModelLayoutTest {
 
   @Test
   void withoutTheEncoderBuiltInVoicesWorkAndCloningSaysWhy(@TempDir Path tmp) throws IOException {
-    copy(TinyModels.BUNDLE, tmp);
+    TinyModels.copy(TinyModels.BUNDLE, tmp);
     Files.delete(tmp.resolve("mimi_encoder.onnx"));
     Files.delete(tmp.resolve("mimi_encoder_int8.onnx"));
     try (PocketTtsEngine e = PocketTtsEngine.load(tmp, EngineOptions.defaults())) {
@@ -110,7 +109,7 @@ class ModelLayoutTest {
 
   @Test
   void aManifestThatDisagreesWithTheGraphIsRefused(@TempDir Path tmp) throws IOException {
-    copy(TinyModels.BUNDLE, tmp);
+    TinyModels.copy(TinyModels.BUNDLE, tmp);
     Path json = tmp.resolve("bundle.json");
     Files.writeString(
         json, Files.readString(json).replaceFirst("\"shape\": \\[\\s*0\\s*\\]", "\"shape\": [1]"));
@@ -122,7 +121,7 @@ class ModelLayoutTest {
 
   @Test
   void aNewerBundleSchemaIsRefused(@TempDir Path tmp) throws IOException {
-    copy(TinyModels.BUNDLE, tmp);
+    TinyModels.copy(TinyModels.BUNDLE, tmp);
     Path json = tmp.resolve("bundle.json");
     Files.writeString(
         json, Files.readString(json).replace("\"schema_version\": 2", "\"schema_version\": 3"));
@@ -147,7 +146,7 @@ class ModelLayoutTest {
 
   @Test
   void modelRecommendedFramesAfterEosApply(@TempDir Path tmp) throws IOException {
-    copy(TinyModels.BUNDLE, tmp);
+    TinyModels.copy(TinyModels.BUNDLE, tmp);
     Path json = tmp.resolve("bundle.json");
     Files.writeString(
         json,
@@ -162,19 +161,6 @@ class ModelLayoutTest {
       assertThat(c.text()).isEqualTo("Eight frames after the end, always.");
       assertThat(e.synthesize(c.text(), v, EXACT, s -> {}, null).frames())
           .isEqualTo(2 * c.tokens().length + 8);
-    }
-  }
-
-  static void copy(Path from, Path to) throws IOException {
-    try (Stream<Path> files = Files.walk(from)) {
-      for (Path p : (Iterable<Path>) files::iterator) {
-        Path target = to.resolve(from.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(target);
-        } else {
-          Files.copy(p, target, StandardCopyOption.REPLACE_EXISTING);
-        }
-      }
     }
   }
 }

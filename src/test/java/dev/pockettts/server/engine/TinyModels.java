@@ -42,6 +42,20 @@ public final class TinyModels {
     return Math.min(0.05 + 0.01 * tokens, 0.6);
   }
 
+  /** Copies a model folder (with its voices) to {@code to}, replacing what is there. */
+  public static void copy(Path from, Path to) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(from)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (java.nio.file.Files.isDirectory(p)) {
+          java.nio.file.Files.createDirectories(target);
+        } else {
+          java.nio.file.Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+
   public static PocketTtsEngine bundle() {
     return PocketTtsEngine.load(BUNDLE, EngineOptions.defaults());
   }
