@@ -131,6 +131,8 @@ class OpenAiController {
       v.put("id", d.id());
       v.put("name", d.id());
       v.put("source", d.source());
+      v.put("language", d.language());
+      v.put("model", d.bundle());
       v.put("openai_aliases", OpenAiVoices.aliasesOf(d.id()));
       list.add(v);
     }

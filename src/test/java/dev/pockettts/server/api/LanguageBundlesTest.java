@@ -193,5 +193,12 @@ class LanguageBundlesTest {
         .contains(
             "{\"id\":\"alba\",\"name\":\"alba\",\"language\":\"french\",\"bundle\":\"" + FRENCH)
         .contains("{\"id\":\"chanteuse\",\"name\":\"chanteuse\",\"language\":\"french\"");
+    String openAi =
+        json(server.send(server.request("/v1/audio/voices").header("API_KEY", KEY).build()))
+            .toString();
+    assertThat(openAi)
+        .contains(
+            "\"id\":\"lucie\",\"name\":\"lucie\",\"source\":\"built-in\",\"language\":\"french\",\"model\":\""
+                + FRENCH);
   }
 }
