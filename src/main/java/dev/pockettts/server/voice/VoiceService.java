@@ -120,8 +120,24 @@ public class VoiceService {
     Found f = find(name, model);
     PocketTtsEngine engine = f.bundle().engine();
     if (f.saved() != null) {
-      return new Voice(
-          f.bundle(), cache.get(SAVED + name, k -> engine.voiceFromFile(library.stateFile(name))));
+      try {
+        return new Voice(
+            f.bundle(),
+            cache.get(SAVED + name, k -> engine.voiceFromFile(library.stateFile(name))));
+      } catch (EngineException | IllegalArgumentException e) {
+        if (library.find(name).isEmpty()) {
+          throw unknown(name); // deleted meanwhile
+        }
+        throw new ApiException(
+            HttpStatus.INTERNAL_SERVER_ERROR,
+            "voice-unreadable",
+            "Saved voice unreadable",
+            "the saved voice '"
+                + name
+                + "' cannot be read ("
+                + e.getMessage().replace(library.folder().toString(), "VOICES_DIR")
+                + "); delete it and save it again");
+      }
     }
     try {
       return new Voice(

@@ -270,6 +270,25 @@ class VoiceLibraryApiTest extends ServerTest {
   }
 
   @Test
+  void aSavedVoiceDamagedOnDiskIsAClearErrorAndCanBeDeleted() throws Exception {
+    String name = newName();
+    assertThat(saveCloned(name, "true").statusCode()).isEqualTo(201);
+    // the voice as a restarted server finds it (nothing cached), with its state file damaged
+    Path json = LIBRARY.resolve(name + ".json");
+    byte[] entry = Files.readAllBytes(json);
+    assertThat(delete(name).statusCode()).isEqualTo(204);
+    Files.writeString(LIBRARY.resolve(name + ".safetensors"), "damaged");
+    Files.write(json, entry);
+    HttpResponse<byte[]> r =
+        server.postJson("/tts", "{\"script\":\"Hi.\",\"model\":\"" + name + "\"}");
+    assertProblem(r, 500, "voice-unreadable");
+    assertThat(new String(r.body(), StandardCharsets.UTF_8)).doesNotContain(LIBRARY.toString());
+    assertThat(server.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"wav\"}").statusCode())
+        .isEqualTo(200);
+    assertThat(delete(name).statusCode()).isEqualTo(204);
+  }
+
+  @Test
   void theLibraryNeedsTheKey() throws Exception {
     assertProblem(server.get("/voices"), 401, "unauthorized");
     assertProblem(
