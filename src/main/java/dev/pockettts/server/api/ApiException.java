@@ -26,6 +26,14 @@ public class ApiException extends ErrorResponseException {
     return p;
   }
 
+  /** A value the client sent, as a detail quotes it: at most 64 characters, never null. */
+  public static String shown(String value) {
+    if (value == null) {
+      return "";
+    }
+    return value.length() > 64 ? value.substring(0, 64) + "..." : value;
+  }
+
   public static ApiException badRequest(String slug, String title, String detail) {
     return new ApiException(HttpStatus.BAD_REQUEST, slug, title, detail);
   }

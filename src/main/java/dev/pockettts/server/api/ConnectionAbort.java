@@ -1,5 +1,6 @@
 package dev.pockettts.server.api;
 
+import dev.pockettts.server.audio.Ffmpeg;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.ServletResponseWrapper;
 import java.io.IOException;
@@ -35,6 +36,9 @@ final class ConnectionAbort {
       return true;
     }
     for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof Ffmpeg.EncoderFailedException) {
+        return false; // FFmpeg's own broken pipe is the server's failure
+      }
       if (t instanceof InterruptedException
           || t instanceof ClientAbortException
           || t instanceof AsyncRequestNotUsableException) {
@@ -43,8 +47,7 @@ final class ConnectionAbort {
       String m = t.getMessage();
       if (t instanceof IOException
           && m != null
-          && (m.contains("Broken pipe") || m.contains("Connection reset"))
-          && !m.startsWith("FFmpeg")) {
+          && (m.contains("Broken pipe") || m.contains("Connection reset"))) {
         return true;
       }
     }

@@ -183,6 +183,16 @@ public final class Ffmpeg {
     return out;
   }
 
+  /**
+   * FFmpeg failed while encoding (it stopped, timed out or exited with an error): a server-side
+   * failure, even when its message quotes a broken pipe to FFmpeg.
+   */
+  public static final class EncoderFailedException extends IOException {
+    public EncoderFailedException(String message) {
+      super(message);
+    }
+  }
+
   /** Thrown when uploaded audio cannot be decoded. */
   public static final class UndecodableAudioException extends Exception {
     public UndecodableAudioException(String message) {
@@ -276,7 +286,7 @@ public final class Ffmpeg {
         // client that went away (Spring swallows those, ending the response as if complete)
         throw pumpError != null
             ? pumpError
-            : new IOException("FFmpeg stopped (" + e.getMessage() + "): " + err.text());
+            : new EncoderFailedException("FFmpeg stopped (" + e.getMessage() + "): " + err.text());
       }
     }
 
@@ -286,7 +296,8 @@ public final class Ffmpeg {
       try {
         if (!process.waitFor(FINISH_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
           process.destroyForcibly();
-          throw new IOException("FFmpeg did not finish within " + FINISH_TIMEOUT_SECONDS + " s");
+          throw new EncoderFailedException(
+              "FFmpeg did not finish within " + FINISH_TIMEOUT_SECONDS + " s");
         }
         pump.join(TimeUnit.SECONDS.toMillis(FINISH_TIMEOUT_SECONDS));
         err.join(1000);
@@ -299,7 +310,8 @@ public final class Ffmpeg {
         throw pumpError;
       }
       if (process.exitValue() != 0) {
-        throw new IOException("FFmpeg failed (exit " + process.exitValue() + "): " + err.text());
+        throw new EncoderFailedException(
+            "FFmpeg failed (exit " + process.exitValue() + "): " + err.text());
       }
     }
 

@@ -142,12 +142,6 @@ public class ModelService implements DisposableBean {
     return b;
   }
 
-  /** The default bundle's name (bundle.json {@code bundle_name}), or null before it is ready. */
-  public String bundleName() {
-    List<Bundle> b = bundles;
-    return b.isEmpty() ? null : b.get(0).name();
-  }
-
   public State state() {
     return state;
   }
@@ -164,11 +158,6 @@ public class ModelService implements DisposableBean {
   /** The default bundle's store. */
   public ModelStore store() {
     return stores.get(0);
-  }
-
-  /** The default bundle's engine; a 503 problem (with Retry-After) while it is not ready. */
-  public PocketTtsEngine engine() {
-    return defaultBundle().engine();
   }
 
   /** The loaded bundles, the default first; a 503 problem while they are not ready. */
@@ -224,7 +213,7 @@ public class ModelService implements DisposableBean {
                     "unknown-model",
                     "Unknown model",
                     "no model bundle called '"
-                        + (model.length() > 64 ? model.substring(0, 64) + "..." : model)
+                        + ApiException.shown(model)
                         + "' is loaded; loaded: "
                         + bundles().stream().map(Bundle::name).toList()));
   }

@@ -47,20 +47,14 @@ public class TtsService {
   private static final dev.pockettts.server.text.EnglishNormalizer NORMALIZER =
       new dev.pockettts.server.text.EnglishNormalizer();
 
-  private final ModelService models;
   private final Ffmpeg ffmpeg;
   private final AudioFileStore files;
   private final ServerSettings settings;
   private final TtsMetrics metrics;
 
   public TtsService(
-      ModelService models,
-      Ffmpeg ffmpeg,
-      AudioFileStore files,
-      ServerSettings settings,
-      TtsMetrics metrics) {
+      Ffmpeg ffmpeg, AudioFileStore files, ServerSettings settings, TtsMetrics metrics) {
     this.metrics = metrics;
-    this.models = models;
     this.ffmpeg = ffmpeg;
     this.files = files;
     this.settings = settings;

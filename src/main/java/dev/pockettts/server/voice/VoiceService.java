@@ -86,12 +86,10 @@ public class VoiceService {
    */
   private Found find(String name, String model) {
     ModelService.Bundle wanted = model == null || model.isBlank() ? null : models.bundle(model);
-    if (ModelStore.validVoiceName(name)) {
-      for (ModelService.Bundle b : wanted != null ? List.of(wanted) : models.bundles()) {
-        if (b.store().hasVoice(name)) {
-          return new Found(b, null);
-        }
-      }
+    ModelService.Bundle owner =
+        builtInOwner(name, wanted != null ? List.of(wanted) : models.bundles());
+    if (owner != null) {
+      return new Found(owner, null);
     }
     VoiceLibrary.Entry saved = library.find(name).orElseThrow(() -> unknown(name));
     ModelService.Bundle own = models.find(saved.bundle()).orElse(null);
@@ -158,11 +156,12 @@ public class VoiceService {
   }
 
   private ApiException unknown(String name) {
-    String shown = name == null ? "" : name.length() > 64 ? name.substring(0, 64) + "..." : name;
     return ApiException.badRequest(
         "unknown-voice",
         "Unknown voice",
-        "there is no voice called '" + shown + "'; GET /voices lists the voices");
+        "there is no voice called '"
+            + ApiException.shown(name)
+            + "'; GET /voices lists the voices");
   }
 
   /**
@@ -238,12 +237,17 @@ public class VoiceService {
     return out;
   }
 
-  /** The built-in voice of that name (the default bundle's first), or null. */
+  /** The bundle with a built-in voice of that name (the default bundle's first), or null. */
   private ModelService.Bundle builtInOwner(String id) {
+    return builtInOwner(id, models.bundles());
+  }
+
+  /** The first of {@code bundles} with a built-in voice of that name, or null. */
+  private static ModelService.Bundle builtInOwner(String id, List<ModelService.Bundle> bundles) {
     if (!ModelStore.validVoiceName(id)) {
       return null;
     }
-    return models.bundles().stream().filter(b -> b.store().hasVoice(id)).findFirst().orElse(null);
+    return bundles.stream().filter(b -> b.store().hasVoice(id)).findFirst().orElse(null);
   }
 
   /** One voice; 404 when there is none of that name. */
@@ -410,12 +414,11 @@ public class VoiceService {
   }
 
   private static ApiException notFound(String id) {
-    String shown = id == null ? "" : id.length() > 64 ? id.substring(0, 64) + "..." : id;
     return new ApiException(
         HttpStatus.NOT_FOUND,
         "voice-not-found",
         "Voice not found",
-        "there is no voice called '" + shown + "'; GET /voices lists them");
+        "there is no voice called '" + ApiException.shown(id) + "'; GET /voices lists them");
   }
 
   private static ApiException invalidStateFile(String why) {

@@ -2,6 +2,7 @@ package dev.pockettts.server.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.engine.EngineException;
 import java.io.IOException;
 import org.apache.catalina.connector.ClientAbortException;
@@ -31,9 +32,13 @@ class ConnectionAbortTest {
 
   @Test
   void aServerSideFailureCutsTheConnection() {
-    assertThat(ConnectionAbort.clientGone(new IOException("FFmpeg stopped (Broken pipe): ...")))
+    assertThat(
+            ConnectionAbort.clientGone(
+                new Ffmpeg.EncoderFailedException("FFmpeg stopped (Broken pipe): ...")))
         .isFalse();
-    assertThat(ConnectionAbort.clientGone(new IOException("FFmpeg failed (exit 1)"))).isFalse();
+    assertThat(
+            ConnectionAbort.clientGone(new Ffmpeg.EncoderFailedException("FFmpeg failed (exit 1)")))
+        .isFalse();
     assertThat(ConnectionAbort.clientGone(new EngineException("flow_lm_main failed"))).isFalse();
     assertThat(ConnectionAbort.clientGone(new IllegalStateException("boom"))).isFalse();
   }

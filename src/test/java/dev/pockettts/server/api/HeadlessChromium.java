@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
@@ -58,19 +59,18 @@ final class HeadlessChromium {
 
   /** Waits until the status says the synthesis is done. */
   void awaitDone() {
-    new WebDriverWait(driver, Duration.ofSeconds(30))
-        .pollingEvery(Duration.ofMillis(50))
-        .withMessage(
-            () ->
-                "the page did not finish: status '"
-                    + text("status")
-                    + "', error '"
-                    + text("error")
-                    + "', phases "
-                    + phases()
-                    + ", browser log "
-                    + browserLog())
-        .until(d -> "done".equals(attr("status", "data-phase")));
+    waitFor(
+        Duration.ofSeconds(30),
+        () -> "done".equals(attr("status", "data-phase")),
+        () ->
+            "the page did not finish: status '"
+                + text("status")
+                + "', error '"
+                + text("error")
+                + "', phases "
+                + phases()
+                + ", browser log "
+                + browserLog());
   }
 
   private String browserLog() {
@@ -121,8 +121,13 @@ final class HeadlessChromium {
   }
 
   void waitFor(Duration timeout, BooleanSupplier condition) {
+    waitFor(timeout, condition, () -> "the condition did not hold within " + timeout);
+  }
+
+  private void waitFor(Duration timeout, BooleanSupplier condition, Supplier<String> failure) {
     new WebDriverWait(driver, timeout)
         .pollingEvery(Duration.ofMillis(50))
+        .withMessage(failure)
         .until(d -> condition.getAsBoolean());
   }
 

@@ -36,7 +36,7 @@ class ModelNotReadyTest extends ServerTest {
         ServerSettings.parse(Map.of("API_KEY", "k", "MODELS_DIR", dir.toString())::get);
     ModelService notStarted = new ModelService(settings);
     try {
-      notStarted.engine();
+      notStarted.defaultBundle();
       throw new AssertionError("expected a 503");
     } catch (ErrorResponseException e) {
       assertThat(e.getStatusCode().value()).isEqualTo(503);
