@@ -566,6 +566,14 @@ def write_graphs(out_dir, expect_bbv, vocab, all_int8, layers=LAYERS):
         shutil.copy(os.path.join(out_dir, stem + ".onnx"), os.path.join(out_dir, stem + "_int8.onnx"))
 
 
+def write_bundle_json(path, meta):
+    """bundle.json as the exporter publishes it: sorted keys, two-space indent, final newline, and
+    `language` holding the model config's name (english_2026-04, french_24l), not a bare language."""
+    with open(path, "w") as out:
+        json.dump(meta, out, indent=2, sort_keys=True)
+        out.write("\n")
+
+
 def make_tiny(root, corpus):
     vocab = 400
     bundle = os.path.join(root, "tiny-bundle")
@@ -586,7 +594,7 @@ def make_tiny(root, corpus):
         dtype = {"anna": "BF16", "vera": "F16"}.get(name, "F32")
         kv_voice(os.path.join(bundle, "voices", name + ".safetensors"), voice_pitch(index), True, dtype)
     meta = {
-        "schema_version": 2, "bundle_name": "tiny_english", "language": "english", "sample_rate": 24000,
+        "schema_version": 2, "bundle_name": "tiny_english", "language": "english_2026-04", "sample_rate": 24000,
         "frame_rate": 12.5, "samples_per_frame": SAMPLES_PER_FRAME, "latent_dim": LATENT, "conditioning_dim": D,
         "pad_with_spaces_for_short_inputs": False, "remove_semicolons": False,
         "model_recommended_frames_after_eos": None, "max_token_per_chunk": 50, "insert_bos_before_voice": True,
@@ -594,9 +602,7 @@ def make_tiny(root, corpus):
         "predefined_voices": ENGLISH_VOICES,
         "flow_lm_state_manifest": flow_manifest(), "mimi_state_manifest": mimi_manifest(),
     }
-    with open(os.path.join(bundle, "bundle.json"), "w") as out:
-        json.dump(meta, out, indent=1)
-        out.write("\n")
+    write_bundle_json(os.path.join(bundle, "bundle.json"), meta)
 
     # legacy flat set (b6369a24 style): no bundle.json, no BOS-before-voice, older voice formats
     shutil.copy(os.path.join(bundle, "tokenizer.model"), legacy)
@@ -623,13 +629,11 @@ def make_tiny(root, corpus):
                  layers=FRENCH_LAYERS)
     meta = dict(meta)
     meta.update({
-        "bundle_name": "tiny_french_12l", "language": "french", "remove_semicolons": True,
+        "bundle_name": "tiny_french_12l", "language": "french_24l", "remove_semicolons": True,
         "model_recommended_frames_after_eos": 8, "predefined_voices": FRENCH_VOICES,
         "flow_lm_state_manifest": flow_manifest(FRENCH_LAYERS),
     })
-    with open(os.path.join(french, "bundle.json"), "w") as out:
-        json.dump(meta, out, indent=1)
-        out.write("\n")
+    write_bundle_json(os.path.join(french, "bundle.json"), meta)
 
     # an export with another state contract (2 states per layer, symbolic cache length); the
     # tests put it in a copy of the legacy folder
@@ -922,15 +926,14 @@ def make_full_size(out, tokenizer):
         manifest.append(manifest_entry(index, module, key, dtype, shape, "zeros"))
     mimi = [manifest_entry(i, m, k, dt, sh, "zeros") for i, (m, k, dt, sh) in enumerate(mimi_state_table(REAL_MIMI_WIDTHS, REAL_MIMI_CACHE))]
     meta = {
-        "schema_version": 2, "bundle_name": "full_size_standin", "language": "english", "sample_rate": 24000,
+        "schema_version": 2, "bundle_name": "full_size_standin", "language": "english_2026-04", "sample_rate": 24000,
         "frame_rate": 12.5, "samples_per_frame": SAMPLES_PER_FRAME, "latent_dim": LATENT, "conditioning_dim": 1024,
         "pad_with_spaces_for_short_inputs": False, "remove_semicolons": False,
         "model_recommended_frames_after_eos": None, "max_token_per_chunk": 50, "insert_bos_before_voice": True,
         "tokenizer_file": "tokenizer.model", "bos_before_voice_file": "bos_before_voice.npy",
         "predefined_voices": ENGLISH_VOICES[:8], "flow_lm_state_manifest": manifest, "mimi_state_manifest": mimi,
     }
-    with open(os.path.join(out, "bundle.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+    write_bundle_json(os.path.join(out, "bundle.json"), meta)
 
 
 def main():

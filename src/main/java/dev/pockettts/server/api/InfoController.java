@@ -96,6 +96,7 @@ class InfoController {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("name", b.name());
       m.put("language", b.language());
+      m.put("language_variant", b.languageVariant());
       m.put("voices", b.store().voiceNames());
       m.put("cloning_available", b.cloningProblem() == null);
       out.add(m);

@@ -142,10 +142,11 @@ public record ServerSettings(
         new EngineOptions(
             p, r.integer("GENERATION_THREADS", 1, 1, 256), r.integer("DECODER_THREADS", 1, 1, 256));
     Integer framesAfterEos = r.optionalInteger("FRAMES_AFTER_EOS", 1, 100);
+    Double temperature = r.optionalDecimal("TEMPERATURE", 0, 10);
     Integer maxTokens = r.optionalInteger("MAX_TOKENS_PER_CHUNK", 1, 1000);
     GenerationParams generation =
         new GenerationParams(
-            (float) r.decimal("TEMPERATURE", 0.7, 0, 10),
+            temperature == null ? null : temperature.floatValue(),
             r.integer("LSD_STEPS", 1, 1, 64),
             (float) r.decimal("EOS_THRESHOLD", -4, -1000, 1000),
             framesAfterEos,
@@ -153,7 +154,10 @@ public record ServerSettings(
             r.integer("MAX_CHARS_PER_CHUNK", 218, 1, 100_000),
             null,
             r.integer("DECODER_FIRST_BLOCK", 2, 1, GenerationParams.MAX_DECODER_BLOCK),
-            r.integer("DECODER_MAX_BLOCK", 12, 1, GenerationParams.MAX_DECODER_BLOCK));
+            r.integer("DECODER_MAX_BLOCK", 12, 1, GenerationParams.MAX_DECODER_BLOCK),
+            r.integer(
+                "MIN_FRAMES_BEFORE_EOS", GenerationParams.DEFAULT_MIN_FRAMES_BEFORE_EOS, 0, 1000),
+            r.bool("CHUNK_FADE_IN", true));
     return new ServerSettings(
         apiKey,
         authDisabled,
@@ -233,9 +237,14 @@ public record ServerSettings(
     }
 
     double decimal(String name, double fallback, double min, double max) {
+      Double v = optionalDecimal(name, min, max);
+      return v == null ? fallback : v;
+    }
+
+    Double optionalDecimal(String name, double min, double max) {
       String v = string(name, null);
       if (v == null) {
-        return fallback;
+        return null;
       }
       try {
         double d = Double.parseDouble(v);

@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -14,7 +16,11 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * @param flowStates the flow LM state manifest, or null to derive it from the graph
  * @param mimiStates the Mimi decoder state manifest, or null to derive it from the graph
+ * @param language the {@code language} field as written: the model config's name, such as {@code
+ *     english_2026-04} or {@code french_24l} ({@link #languageFamily()} is the language itself)
  * @param framesAfterEos the model's recommended frames after EOS, or null for the reference rule
+ * @param defaultTemperature the model's sampling temperature ({@code default_temperature}), or null
+ *     when the bundle names none
  */
 public record BundleConfig(
     String name,
@@ -26,6 +32,7 @@ public record BundleConfig(
     boolean padWithSpacesForShortInputs,
     boolean removeSemicolons,
     Integer framesAfterEos,
+    Float defaultTemperature,
     int maxTokensPerChunk,
     boolean insertBosBeforeVoice,
     String tokenizerFile,
@@ -36,6 +43,15 @@ public record BundleConfig(
 
   public static final String FILE = "bundle.json";
   private static final JsonMapper JSON = JsonMapper.builder().build();
+  private static final Logger log = LoggerFactory.getLogger(BundleConfig.class);
+
+  /**
+   * The language the model speaks ({@code english} for {@code english_2026-04}), or null when the
+   * bundle's {@code language} names none this server knows (then no text normalisation applies).
+   */
+  public String languageFamily() {
+    return Language.family(language);
+  }
 
   /** True when the folder holds a bundle.json. */
   public static boolean isBundle(Path dir) {
@@ -46,13 +62,14 @@ public record BundleConfig(
   public static BundleConfig legacy(String name) {
     return new BundleConfig(
         name,
-        "english",
+        "english_2026-01",
         24000,
         1920,
         32,
         1024,
         false,
         false,
+        null,
         null,
         50,
         false,
@@ -87,9 +104,17 @@ public record BundleConfig(
       voices.addAll(pv.propertyNames());
     }
     JsonNode fae = root.path("model_recommended_frames_after_eos");
+    JsonNode temperature = root.path("default_temperature");
+    String language = root.path("language").asString("english");
+    if (Language.family(language) == null) {
+      log.warn(
+          "{}: language '{}' names no language this server knows; no text normalisation",
+          file,
+          language);
+    }
     return new BundleConfig(
         root.path("bundle_name").asString(file.getParent().getFileName().toString()),
-        root.path("language").asString("english"),
+        language,
         root.path("sample_rate").asInt(24000),
         root.path("samples_per_frame").asInt(1920),
         root.path("latent_dim").asInt(32),
@@ -97,6 +122,9 @@ public record BundleConfig(
         root.path("pad_with_spaces_for_short_inputs").asBoolean(false),
         root.path("remove_semicolons").asBoolean(false),
         fae.isNumber() ? fae.asInt() : null,
+        temperature.isNumber() && temperature.asDouble() >= 0
+            ? (float) temperature.asDouble()
+            : null,
         root.path("max_token_per_chunk").asInt(50),
         root.path("insert_bos_before_voice").asBoolean(false),
         root.path("tokenizer_file").asString("tokenizer.model"),

@@ -1,9 +1,11 @@
 package dev.pockettts.server.engine;
 
 /**
- * Sampling and chunking settings of one synthesis; every field has the reference default.
+ * Sampling and chunking settings of one synthesis; every field has the reference default
+ * (kyutai-labs/pocket-tts as of its 3.x loop).
  *
- * @param temperature variance of the initial flow noise (0.7); 0 means no noise at all
+ * @param temperature variance of the initial flow noise; null for the model's {@code
+ *     default_temperature}, else {@link #DEFAULT_TEMPERATURE}; 0 means no noise at all
  * @param lsdSteps Euler steps of the flow head per frame (1)
  * @param eosThreshold raw EOS logit above which the end of speech is detected (-4)
  * @param framesAfterEos frames emitted from the EOS frame on; null for the model's or the reference
@@ -13,9 +15,12 @@ package dev.pockettts.server.engine;
  * @param seed noise seed for reproducible output; null for a random one
  * @param firstBlockFrames latents in the first decoder call of a chunk (small: first audio soon)
  * @param maxBlockFrames most latents per later decoder call (at most 46, CONTRACT.md 2.1)
+ * @param minFramesBeforeEos an EOS logit over the threshold counts only from this frame of a chunk
+ *     on (upstream's {@code _MIN_FRAMES_BEFORE_EOS}, 6)
+ * @param fadeIn whether the first 5 ms of each chunk fade in linearly from 0 (upstream #332/#335)
  */
 public record GenerationParams(
-    float temperature,
+    Float temperature,
     int lsdSteps,
     float eosThreshold,
     Integer framesAfterEos,
@@ -23,12 +28,20 @@ public record GenerationParams(
     int maxCharsPerChunk,
     Long seed,
     int firstBlockFrames,
-    int maxBlockFrames) {
+    int maxBlockFrames,
+    int minFramesBeforeEos,
+    boolean fadeIn) {
 
   public static final int MAX_DECODER_BLOCK = 46;
 
+  /** Upstream's {@code default_temperature} of every model config (kyutai-labs/pocket-tts #223). */
+  public static final float DEFAULT_TEMPERATURE = 0.3f;
+
+  /** Upstream's {@code _MIN_FRAMES_BEFORE_EOS} (kyutai-labs/pocket-tts #319). */
+  public static final int DEFAULT_MIN_FRAMES_BEFORE_EOS = 6;
+
   public GenerationParams {
-    if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+    if (temperature != null && (!(temperature >= 0) || Float.isInfinite(temperature))) {
       throw new IllegalArgumentException("temperature must be a number >= 0");
     }
     if (lsdSteps < 1 || lsdSteps > 64) {
@@ -53,13 +66,25 @@ public record GenerationParams(
       throw new IllegalArgumentException(
           "decoder blocks must be between 1 and " + MAX_DECODER_BLOCK);
     }
+    if (minFramesBeforeEos < 0) {
+      throw new IllegalArgumentException("minFramesBeforeEos must be at least 0");
+    }
   }
 
   public static GenerationParams defaults() {
-    return new GenerationParams(0.7f, 1, -4f, null, null, 218, null, 2, 12);
+    return new GenerationParams(
+        null, 1, -4f, null, null, 218, null, 2, 12, DEFAULT_MIN_FRAMES_BEFORE_EOS, true);
   }
 
-  public GenerationParams withTemperature(float t) {
+  /** The temperature to sample at with a model whose bundle says {@code modelDefault} (or null). */
+  public float temperatureFor(Float modelDefault) {
+    if (temperature != null) {
+      return temperature;
+    }
+    return modelDefault != null ? modelDefault : DEFAULT_TEMPERATURE;
+  }
+
+  public GenerationParams withTemperature(Float t) {
     return new GenerationParams(
         t,
         lsdSteps,
@@ -69,7 +94,13 @@ public record GenerationParams(
         maxCharsPerChunk,
         seed,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
+  }
+
+  public GenerationParams withTemperature(double t) {
+    return withTemperature(Float.valueOf((float) t));
   }
 
   public GenerationParams withSeed(Long s) {
@@ -82,7 +113,9 @@ public record GenerationParams(
         maxCharsPerChunk,
         s,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
   }
 
   public GenerationParams withLsdSteps(int steps) {
@@ -95,7 +128,9 @@ public record GenerationParams(
         maxCharsPerChunk,
         seed,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
   }
 
   public GenerationParams withEosThreshold(float threshold) {
@@ -108,7 +143,9 @@ public record GenerationParams(
         maxCharsPerChunk,
         seed,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
   }
 
   public GenerationParams withFramesAfterEos(Integer frames) {
@@ -121,7 +158,9 @@ public record GenerationParams(
         maxCharsPerChunk,
         seed,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
   }
 
   public GenerationParams withChunkLimits(Integer maxTokens, int maxChars) {
@@ -134,7 +173,9 @@ public record GenerationParams(
         maxChars,
         seed,
         firstBlockFrames,
-        maxBlockFrames);
+        maxBlockFrames,
+        minFramesBeforeEos,
+        fadeIn);
   }
 
   public GenerationParams withDecoderBlocks(int first, int max) {
@@ -147,6 +188,38 @@ public record GenerationParams(
         maxCharsPerChunk,
         seed,
         first,
-        max);
+        max,
+        minFramesBeforeEos,
+        fadeIn);
+  }
+
+  public GenerationParams withMinFramesBeforeEos(int frames) {
+    return new GenerationParams(
+        temperature,
+        lsdSteps,
+        eosThreshold,
+        framesAfterEos,
+        maxTokensPerChunk,
+        maxCharsPerChunk,
+        seed,
+        firstBlockFrames,
+        maxBlockFrames,
+        frames,
+        fadeIn);
+  }
+
+  public GenerationParams withFadeIn(boolean on) {
+    return new GenerationParams(
+        temperature,
+        lsdSteps,
+        eosThreshold,
+        framesAfterEos,
+        maxTokensPerChunk,
+        maxCharsPerChunk,
+        seed,
+        firstBlockFrames,
+        maxBlockFrames,
+        minFramesBeforeEos,
+        on);
   }
 }

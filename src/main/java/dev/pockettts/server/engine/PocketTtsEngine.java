@@ -528,6 +528,7 @@ public final class PocketTtsEngine implements AutoCloseable {
         params.framesAfterEos() != null
             ? params.framesAfterEos()
             : config.framesAfterEos() != null ? config.framesAfterEos() : chunk.framesAfterEos();
+    float temperature = params.temperatureFor(config.defaultTemperature());
     float[] latent = new float[flowLm.latentDim()];
     Arrays.fill(latent, Float.NaN); // BOS marker
     int eosAt = -1;
@@ -539,13 +540,15 @@ public final class PocketTtsEngine implements AutoCloseable {
           break;
         }
         float eos = gen.step(latent);
-        if (eosAt < 0 && eos > params.eosThreshold()) {
+        // an EOS in the first frames is not believed (upstream #319: voices may cross the
+        // threshold before any speech, which made chunks of a fraction of a second)
+        if (eosAt < 0 && eos > params.eosThreshold() && step >= params.minFramesBeforeEos()) {
           eosAt = step;
         }
         if (eosAt >= 0 && step >= eosAt + framesAfterEos) {
           break;
         }
-        latent = gen.sample(random, params.temperature(), params.lsdSteps());
+        latent = gen.sample(random, temperature, params.lsdSteps());
         put(handoff, latent, stop, decoding);
         emitted++;
       }
@@ -584,6 +587,7 @@ public final class PocketTtsEngine implements AutoCloseable {
     // never waits as long as generation runs faster than real time
     int limit = params.firstBlockFrames();
     int delivered = 0;
+    boolean fadeIn = false;
     try {
       while (true) {
         Object item = handoff.poll(50, TimeUnit.MILLISECONDS);
@@ -606,10 +610,12 @@ public final class PocketTtsEngine implements AutoCloseable {
           }
         } else if (item == CHUNK_START) {
           stream = decoder.new Stream();
+          fadeIn = params.fadeIn();
         } else if (item == CHUNK_END) {
           delivered += pending.size();
           if (!pending.isEmpty()) {
-            decodeBlock(stream, pending, sink, nanos);
+            decodeBlock(stream, pending, fadeIn, sink, nanos);
+            fadeIn = false;
           }
           stream.close();
           stream = null;
@@ -622,7 +628,8 @@ public final class PocketTtsEngine implements AutoCloseable {
             continue; // wait for the block to fill, or for the chunk to end
           }
           delivered += pending.size();
-          decodeBlock(stream, pending, sink, nanos);
+          decodeBlock(stream, pending, fadeIn, sink, nanos);
+          fadeIn = false;
           limit = Math.min(params.maxBlockFrames(), Math.max(params.firstBlockFrames(), delivered));
         }
       }
@@ -634,7 +641,11 @@ public final class PocketTtsEngine implements AutoCloseable {
   }
 
   private void decodeBlock(
-      MimiDecoder.Stream stream, List<float[]> pending, PcmSink sink, AtomicLong nanos)
+      MimiDecoder.Stream stream,
+      List<float[]> pending,
+      boolean chunkStart,
+      PcmSink sink,
+      AtomicLong nanos)
       throws IOException {
     int dim = flowLm.latentDim();
     float[] block = new float[pending.size() * dim];
@@ -645,7 +656,22 @@ public final class PocketTtsEngine implements AutoCloseable {
     float[] pcm = stream.decode(block, pending.size());
     nanos.addAndGet(System.nanoTime() - t0);
     pending.clear();
+    if (chunkStart) {
+      fadeIn(pcm, config.sampleRate() / 200);
+    }
     sink.accept(pcm);
+  }
+
+  /**
+   * Multiplies the first {@code n} samples by a ramp from 0 to 1 with both ends included (numpy's
+   * {@code linspace(0, 1, n)}), as upstream does to each chunk's first decoded frame: it takes the
+   * click out of the start of every generation (kyutai-labs/pocket-tts #171, #332, #335).
+   */
+  static void fadeIn(float[] pcm, int n) {
+    int len = Math.min(n, pcm.length);
+    for (int i = 0; i < len; i++) {
+      pcm[i] *= n == 1 ? 0f : (float) ((double) i / (n - 1));
+    }
   }
 
   private static void awaitQuietly(Future<?> f) {

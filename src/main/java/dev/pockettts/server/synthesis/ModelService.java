@@ -50,7 +50,17 @@ public class ModelService implements DisposableBean {
    */
   public record Bundle(String name, String configured, ModelStore store, PocketTtsEngine engine) {
 
+    /**
+     * The language the bundle speaks ({@code english} for {@code english_2026-04}); the bundle's
+     * own value when it names no language this server knows.
+     */
     public String language() {
+      String family = engine.config().languageFamily();
+      return family != null ? family : engine.config().language();
+    }
+
+    /** The bundle's {@code language} field as written: its model config, e.g. english_2026-04. */
+    public String languageVariant() {
       return engine.config().language();
     }
 

@@ -7,6 +7,7 @@ import dev.pockettts.server.audio.PcmEncoder;
 import dev.pockettts.server.audio.WavEncoder;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.Cancellation;
+import dev.pockettts.server.engine.Language;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.SynthesisResult;
 import dev.pockettts.server.engine.TextChunk;
@@ -69,7 +70,7 @@ public class TtsService {
   public List<TextChunk> prepare(
       PocketTtsEngine engine, String script, AudioFormat format, double speed, boolean normalize) {
     String text =
-        normalize && "english".equalsIgnoreCase(engine.config().language())
+        normalize && Language.ENGLISH.equals(engine.config().languageFamily())
             ? NORMALIZER.normalize(script)
             : script;
     List<TextChunk> chunks = engine.chunk(text, settings.generation());

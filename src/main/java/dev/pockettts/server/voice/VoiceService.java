@@ -8,6 +8,7 @@ import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.CloningUnavailableException;
 import dev.pockettts.server.engine.EngineException;
+import dev.pockettts.server.engine.Language;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.model.ModelFileException;
@@ -274,7 +275,7 @@ public class VoiceService {
     return new Description(
         e.id(),
         e.id(),
-        e.language(),
+        Language.family(e.language()) != null ? Language.family(e.language()) : e.language(),
         e.bundle(),
         e.source(),
         e.created(),

@@ -88,6 +88,11 @@ class LanguageBundlesTest {
     assertThat(health.path("models").get(0).path("language").asString()).isEqualTo("english");
     assertThat(health.path("models").get(1).path("name").asString()).isEqualTo(FRENCH);
     assertThat(health.path("models").get(1).path("language").asString()).isEqualTo("french");
+    // the bundles' own values, as the exporter writes them
+    assertThat(health.path("models").get(0).path("language_variant").asString())
+        .isEqualTo("english_2026-04");
+    assertThat(health.path("models").get(1).path("language_variant").asString())
+        .isEqualTo("french_24l");
     assertThat(health.path("models").get(1).path("voices").toString())
         .isEqualTo("[\"alba\",\"lucie\",\"olivier\"]");
     assertThat(

@@ -104,6 +104,10 @@ class TtsEndToEndTest extends ServerTest {
 
   @Test
   void englishScriptsAreReadAsWrittenAloudUnlessNormalizeIsFalse() throws Exception {
+    // the model's bundle.json says "english_2026-04", as the published one does
+    JsonNode model = ServerHarness.json(server.get("/health")).path("models").get(0);
+    assertThat(model.path("language_variant").asString()).isEqualTo("english_2026-04");
+    assertThat(model.path("language").asString()).isEqualTo("english");
     String written = "It costs $1,234.56 at 3:30 pm.";
     String spoken =
         "It costs one thousand two hundred thirty-four dollars and fifty-six cents at three thirty"

@@ -27,7 +27,11 @@ class ServerSettingsTest {
     assertThat(s.port()).isEqualTo(8000);
     assertThat(s.maxRefDurationSeconds()).isEqualTo(15);
     assertThat(s.generation().maxCharsPerChunk()).isEqualTo(218);
-    assertThat(s.generation().temperature()).isEqualTo(0.7f);
+    assertThat(s.generation().temperature()).isNull(); // the model's, else 0.3
+    assertThat(s.generation().temperatureFor(null)).isEqualTo(0.3f);
+    assertThat(s.generation().temperatureFor(0.5f)).isEqualTo(0.5f);
+    assertThat(s.generation().minFramesBeforeEos()).isEqualTo(6);
+    assertThat(s.generation().fadeIn()).isTrue();
     assertThat(s.generation().lsdSteps()).isEqualTo(1);
     assertThat(s.generation().eosThreshold()).isEqualTo(-4f);
     assertThat(s.generation().framesAfterEos()).isNull();
@@ -135,6 +139,7 @@ class ServerSettingsTest {
     assertThat(s.publicBaseUrl()).isEqualTo("https://tts.example.org");
     assertThat(s.maxRefDurationSeconds()).isEqualTo(7.5);
     assertThat(s.generation().temperature()).isZero();
+    assertThat(s.generation().temperatureFor(0.5f)).isZero(); // an explicit setting wins
   }
 
   @Test

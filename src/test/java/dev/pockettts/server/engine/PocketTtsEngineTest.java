@@ -79,7 +79,8 @@ class PocketTtsEngineTest {
     // layer's voice cache carries its own scale, so any other order changes the pitch
     try (PocketTtsEngine french =
         PocketTtsEngine.load(TinyModels.FRENCH, EngineOptions.defaults())) {
-      assertThat(french.config().language()).isEqualTo("french");
+      assertThat(french.config().language()).isEqualTo("french_24l"); // as the exporter writes it
+      assertThat(french.config().languageFamily()).isEqualTo("french");
       assertThat(french.config().flowStates()).hasSize(36);
       assertThat(french.config().flowStates().get(6).inputName()).isEqualTo("state_6");
       assertThat(french.config().flowStates().get(6).module())
@@ -262,7 +263,108 @@ class PocketTtsEngineTest {
     int tokens = engine.chunk(text, EXACT).get(0).tokens().length;
     SynthesisResult r =
         engine.synthesize(text, voice("alba"), EXACT.withFramesAfterEos(1), s -> {}, null);
-    assertThat(r.frames()).isEqualTo(2 * tokens + 1);
+    assertThat(r.frames()).isEqualTo(TinyModels.chunkFrames(tokens, 1));
+  }
+
+  @Test
+  void anEndOfSpeechInTheFirstSixFramesIsIgnoredAndTheChunkGoesOn() {
+    // a chunk of one token ("I", as the tokenizer cuts "I."): the tiny flow LM's EOS logit
+    // crosses -4 at step 2 (2 frames per token) and stays over it
+    int[] tokens = {engine.chunk("I", EXACT).get(0).tokens()[0]};
+    List<TextChunk> one = List.of(new TextChunk("I", tokens, 5));
+    SynthesisResult upstream = engine.synthesize(one, voice("alba"), EXACT, s -> {}, null);
+    // not believed before step 6: EOS at step 6, then that frame and 4 more
+    assertThat(upstream.frames()).isEqualTo(6 + 5);
+    assertThat(upstream.chunksWithoutEos()).isZero();
+    // without the minimum the EOS at step 2 ends it
+    SynthesisResult early =
+        engine.synthesize(one, voice("alba"), EXACT.withMinFramesBeforeEos(0), s -> {}, null);
+    assertThat(early.frames()).isEqualTo(2 + 5);
+    // exactly frames_after_eos frames from the EOS frame on: generation stops before frame
+    // eos_step + frames_after_eos (CONTRACT.md 3.4)
+    for (int f = 1; f <= 4; f++) {
+      GenerationParams p = EXACT.withFramesAfterEos(f);
+      assertThat(engine.synthesize(one, voice("alba"), p, s -> {}, null).frames())
+          .as("frames after EOS %d", f)
+          .isEqualTo(6 + f);
+      assertThat(
+              engine
+                  .synthesize(one, voice("alba"), p.withMinFramesBeforeEos(0), s -> {}, null)
+                  .frames())
+          .isEqualTo(2 + f);
+    }
+    // a two-token chunk ("I."): EOS at step 4, also ignored
+    assertThat(engine.synthesize("I", voice("alba"), EXACT, s -> {}, null).frames())
+        .isEqualTo(6 + 5);
+  }
+
+  @Test
+  void theFirstFiveMillisecondsOfEachChunkFadeInAndTheRestIsUntouched() {
+    String text =
+        "It is a truth universally acknowledged, that a single man in possession of a good"
+            + " fortune. [pause:200ms] He must be in want of a wife, or so they say.";
+    List<TextChunk> chunks = engine.chunk(text, EXACT);
+    assertThat(chunks).hasSize(3);
+    PcmCollector fadedPcm = new PcmCollector();
+    SynthesisResult r = engine.synthesize(text, voice("jean"), EXACT, fadedPcm, null);
+    float[] faded = fadedPcm.samples();
+    float[] raw = speak(engine, text, voice("jean"), EXACT.withFadeIn(false));
+    assertThat(faded).hasSameSizeAs(raw);
+    int first = TinyModels.chunkFrames(chunks.get(0).tokens().length, 3) * 1920;
+    int pause = 200 * 24;
+    int ramp = 24000 / 200;
+    assertThat(ramp).isEqualTo(120);
+    for (int start : new int[] {0, first + pause}) {
+      assertThat(Math.abs(raw[start + 60])).isGreaterThan(0.001f); // there is sound to fade
+      for (int i = 0; i < ramp; i++) {
+        assertThat(faded[start + i])
+            .as("sample %d of the chunk at %d", i, start)
+            .isCloseTo(raw[start + i] * (float) (i / 119.0), within(1e-7f));
+      }
+      assertThat(faded[start]).isZero();
+      assertThat(faded[start + 119]).isEqualTo(raw[start + 119]);
+    }
+    // everything else is untouched, and the pause stays exact zeros
+    for (int i = 0; i < raw.length; i++) {
+      boolean inRamp = i < ramp || (i >= first + pause && i < first + pause + ramp);
+      if (!inRamp) {
+        assertThat(faded[i]).as("sample %d", i).isEqualTo(raw[i]);
+      }
+    }
+    for (int i = first; i < first + pause; i++) {
+      assertThat(faded[i]).isZero();
+    }
+    assertThat(r.samples()).isEqualTo(raw.length);
+  }
+
+  @Test
+  void theTemperatureDefaultsToTheBundlesValueElseUpstreamsPointThree(@TempDir Path tmp)
+      throws IOException {
+    String text = "Noise at the model's own temperature.";
+    GenerationParams seeded = GenerationParams.defaults().withSeed(5L);
+    assertThat(seeded.temperature()).isNull();
+    // the tiny bundle names no default_temperature, as the published one: 0.3
+    float[] byDefault = speak(engine, text, voice("alba"), seeded);
+    assertThat(byDefault)
+        .containsExactly(speak(engine, text, voice("alba"), seeded.withTemperature(0.3)));
+    assertThat(byDefault)
+        .isNotEqualTo(speak(engine, text, voice("alba"), seeded.withTemperature(0.7)));
+    // a bundle that says default_temperature 0.5 samples at 0.5 unless told otherwise
+    TinyModels.copy(TinyModels.BUNDLE, tmp);
+    Path json = tmp.resolve("bundle.json");
+    Files.writeString(
+        json, Files.readString(json).replaceFirst("\\{", "{\n  \"default_temperature\": 0.5,"));
+    try (PocketTtsEngine warm = PocketTtsEngine.load(tmp, EngineOptions.defaults())) {
+      assertThat(warm.config().defaultTemperature()).isEqualTo(0.5f);
+      VoiceState alba = warm.voiceFromFile(tmp.resolve("voices/alba.safetensors"));
+      float[] bundleDefault = speak(warm, text, alba, seeded);
+      assertThat(bundleDefault)
+          .containsExactly(speak(warm, text, alba, seeded.withTemperature(0.5)));
+      assertThat(bundleDefault).isNotEqualTo(speak(warm, text, alba, seeded.withTemperature(0.3)));
+      // an explicit temperature wins over the bundle's
+      assertThat(speak(warm, text, alba, seeded.withTemperature(0)))
+          .containsExactly(speak(engine, text, voice("alba"), EXACT));
+    }
   }
 
   @Test

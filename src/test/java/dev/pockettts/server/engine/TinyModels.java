@@ -32,9 +32,12 @@ public final class TinyModels {
     return 100 * (1.5 + 0.125 * VOICES.indexOf(voice));
   }
 
-  /** Frames of a chunk of {@code tokens} tokens: EOS after 2 frames per token, then the tail. */
+  /**
+   * Frames of a chunk of {@code tokens} tokens: the EOS logit crosses the threshold after 2 frames
+   * per token, which counts from frame 6 on (upstream's minimum), then the tail.
+   */
   public static int chunkFrames(int tokens, int framesAfterEos) {
-    return 2 * tokens + framesAfterEos;
+    return Math.max(2 * tokens, GenerationParams.DEFAULT_MIN_FRAMES_BEFORE_EOS) + framesAfterEos;
   }
 
   /** Tone amplitude of a chunk of {@code tokens} tokens. */
