@@ -99,7 +99,7 @@ class OpenAiController {
     return responder.respond(
         response,
         input,
-        () -> voices.named(voice, bundle),
+        timeout -> voices.named(voice, bundle),
         false,
         format,
         speed,

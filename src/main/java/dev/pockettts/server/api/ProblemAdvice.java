@@ -1,5 +1,6 @@
 package dev.pockettts.server.api;
 
+import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.engine.CloningUnavailableException;
 import dev.pockettts.server.engine.InvalidTextException;
 import org.slf4j.Logger;
@@ -40,6 +41,17 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
             "cloning-unavailable",
             "Voice cloning unavailable",
             e.getMessage()),
+        request);
+  }
+
+  @ExceptionHandler(Ffmpeg.DeadlineExceededException.class)
+  ResponseEntity<Object> ffmpegDeadline(Ffmpeg.DeadlineExceededException e, WebRequest request) {
+    return problem(
+        new ApiException(
+            HttpStatus.SERVICE_UNAVAILABLE,
+            "synthesis-timeout",
+            "Synthesis timed out",
+            e.getMessage() + ", past REQUEST_TIMEOUT"),
         request);
   }
 

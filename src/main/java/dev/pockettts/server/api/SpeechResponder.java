@@ -13,7 +13,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.Supplier;
+import java.util.function.LongFunction;
 import org.springframework.http.ContentDisposition;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
@@ -64,7 +64,7 @@ class SpeechResponder {
   ResponseEntity<StreamingResponseBody> respond(
       HttpServletResponse servletResponse,
       String script,
-      Supplier<VoiceService.Voice> voiceSource,
+      LongFunction<VoiceService.Voice> voiceSource,
       boolean asUrl,
       AudioFormat format,
       double speed,
@@ -74,7 +74,7 @@ class SpeechResponder {
     long start = System.nanoTime();
     SynthesisLimiter.Slot slot = limiter.acquire();
     try {
-      VoiceService.Voice resolved = voiceSource.get();
+      VoiceService.Voice resolved = voiceSource.apply(slot.remainingMillis());
       PocketTtsEngine engine = resolved.engine();
       VoiceState voice = resolved.state();
       List<TextChunk> chunks = tts.prepare(engine, script, format, speed, normalize);
@@ -82,7 +82,7 @@ class SpeechResponder {
       if (asUrl) {
         TtsService.Saved saved;
         try (slot) {
-          saved = tts.save(engine, chunks, voice, format, speed);
+          saved = tts.save(engine, chunks, voice, format, speed, slot.remainingMillis());
         }
         String name = saved.name();
         String base =
@@ -117,11 +117,13 @@ class SpeechResponder {
             CountingOutputStream counted =
                 new CountingOutputStream(out, servletResponse::flushBuffer);
             try (slot) {
+              long timeout = slot.remainingMillis();
               if (events == null) {
-                tts.stream(engine, chunks, voice, format, speed, counted);
+                tts.stream(engine, chunks, voice, format, speed, counted, timeout);
               } else {
                 events.stream(
-                    counted, sink -> tts.stream(engine, chunks, voice, format, speed, sink));
+                    counted,
+                    sink -> tts.stream(engine, chunks, voice, format, speed, sink, timeout));
               }
             } catch (IOException | RuntimeException e) {
               if (ConnectionAbort.clientGone(e)) {

@@ -80,7 +80,7 @@ class TtsController {
     return responder.respond(
         response,
         script,
-        () -> voices.named(voice, bundle),
+        timeout -> voices.named(voice, bundle),
         type == ReturnType.URL,
         format,
         1.0,
@@ -119,7 +119,7 @@ class TtsController {
     return responder.respond(
         response,
         text,
-        () -> voices.cloned(upload, bundle),
+        timeout -> voices.cloned(upload, bundle, timeout),
         t == ReturnType.URL,
         f,
         tempo,

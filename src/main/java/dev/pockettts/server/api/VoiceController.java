@@ -76,7 +76,7 @@ class VoiceController {
     tts.requireFfmpeg("decoding audio");
     VoiceService.Description saved;
     try (SynthesisLimiter.Slot slot = limiter.acquire()) {
-      saved = voices.saveCloned(name, upload, bundle);
+      saved = voices.saveCloned(name, upload, bundle, slot.remainingMillis());
     }
     return created(saved);
   }

@@ -7,6 +7,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,43 @@ public final class Ffmpeg {
   private static final Logger log = LoggerFactory.getLogger(Ffmpeg.class);
   private static final long DECODE_TIMEOUT_SECONDS = 60;
   private static final long FINISH_TIMEOUT_SECONDS = 30;
+  private static final String UPLOAD_PREFIX = "pockettts-ref-";
+
+  /** Every FFmpeg process this JVM started that has not ended yet. */
+  private static final java.util.Set<Process> LIVE =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Every uploaded recording on disk now (deleted when its decoding ends). */
+  private static final java.util.Set<Path> UPLOADS =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "ffmpeg-watchdog");
+            t.setDaemon(true);
+            return t;
+          });
+
+  static {
+    // the last resort when the JVM stops: give in-flight work the application's shutdown period,
+    // then kill what is left (the application itself calls destroyAll once its requests ended)
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(65);
+                  while (!LIVE.isEmpty() && System.nanoTime() < until) {
+                    try {
+                      Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                      break;
+                    }
+                  }
+                  destroyAll();
+                },
+                "ffmpeg-reaper"));
+  }
 
   private final String executable;
 
@@ -69,9 +107,10 @@ public final class Ffmpeg {
     if (!tempo && format.native16Bit()) {
       return new WavEncoder(out, sampleRate, format == AudioFormat.WAV);
     }
-    if (format == AudioFormat.WAV) {
-      out.write(WavEncoder.header(sampleRate, WavEncoder.STREAMING));
-    }
+    // a WAV header goes out with FFmpeg's first bytes, not before: an FFmpeg that fails before any
+    // audio then leaves the response untouched, so the client gets a problem, not a bare header
+    byte[] prefix =
+        format == AudioFormat.WAV ? WavEncoder.header(sampleRate, WavEncoder.STREAMING) : null;
     // no probing of the raw input (FFmpeg would wait for seconds of it before its first output),
     // and every encoded packet written at once rather than in 32 kB blocks
     List<String> cmd =
@@ -93,7 +132,7 @@ public final class Ffmpeg {
     }
     cmd.addAll(format.ffmpegArgs());
     cmd.addAll(List.of("-flush_packets", "1", "pipe:1"));
-    return new FfmpegEncoder(start(cmd), out);
+    return new FfmpegEncoder(start(cmd), out, prefix);
   }
 
   /** An atempo filter chain for {@code speed} in [0.25, 4], each stage within [0.5, 2]. */
@@ -124,55 +163,178 @@ public final class Ffmpeg {
   }
 
   private Process start(List<String> cmd) throws IOException {
+    Process p;
     try {
-      return new ProcessBuilder(cmd).start();
+      p = new ProcessBuilder(cmd).start();
     } catch (IOException e) {
       throw new IOException("cannot start FFmpeg (" + executable + "): " + e.getMessage(), e);
+    }
+    LIVE.add(p);
+    p.onExit().thenRun(() -> LIVE.remove(p));
+    return p;
+  }
+
+  /** Kills a process and whatever it started (a wrapper script's own children too). */
+  static void kill(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  /** FFmpeg processes and upload files that are live now (for the shutdown and the tests). */
+  public static int liveProcesses() {
+    return LIVE.size();
+  }
+
+  /**
+   * Kills every FFmpeg process still running and deletes every upload still on disk: no child or
+   * temporary file outlives the server. Called when the application stops (after in-flight requests
+   * have been given their time), and by a JVM shutdown hook as the last resort.
+   */
+  public static void destroyAll() {
+    for (Process p : List.copyOf(LIVE)) {
+      log.warn("Killing an FFmpeg process (pid {}) that was still running", p.pid());
+      kill(p);
+    }
+    for (Path f : List.copyOf(UPLOADS)) {
+      deleteUpload(f);
+    }
+  }
+
+  private static void deleteUpload(Path f) {
+    try {
+      Files.deleteIfExists(f);
+    } catch (IOException e) {
+      log.warn("Cannot delete the temporary upload {}: {}", f, e.toString());
+    }
+    UPLOADS.remove(f);
+  }
+
+  /**
+   * Deletes uploads that an earlier run of the server left behind when it was killed (files older
+   * than an hour: a newer one may belong to another server on this machine).
+   */
+  public static void deleteStaleUploads() {
+    Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+    long cutoff = System.currentTimeMillis() - TimeUnit.HOURS.toMillis(1);
+    try (var files = Files.newDirectoryStream(dir, UPLOAD_PREFIX + "*")) {
+      for (Path f : files) {
+        if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+            && Files.getLastModifiedTime(f).toMillis() < cutoff) {
+          Files.deleteIfExists(f);
+          log.info("Deleted a temporary upload left by an earlier run: {}", f.getFileName());
+        }
+      }
+    } catch (IOException e) {
+      log.debug("Cannot sweep old uploads in {}: {}", dir, e.toString());
     }
   }
 
   /**
-   * Decodes any audio FFmpeg reads into mono float PCM at {@code sampleRate}, keeping only the
-   * first {@code maxSeconds} (FFmpeg stops reading there, so long files are not decoded whole).
+   * Decodes an uploaded recording into mono float PCM at {@code sampleRate}, keeping only the first
+   * {@code maxSeconds} (FFmpeg stops reading there, so long files are not decoded whole). The
+   * container is told from the upload's first bytes ({@link AudioContainer}) and FFmpeg is held to
+   * that one demuxer and to the upload's own file, so an upload can never make FFmpeg read another
+   * file or URL. FFmpeg is killed when it runs past {@code timeoutMillis}.
    */
-  public float[] decode(Path input, double maxSeconds, int sampleRate)
+  public float[] decode(byte[] upload, double maxSeconds, int sampleRate, long timeoutMillis)
+      throws IOException, UndecodableAudioException {
+    AudioContainer container =
+        AudioContainer.sniff(
+            java.util.Arrays.copyOf(upload, Math.min(upload.length, AudioContainer.HEAD_BYTES)));
+    if (container == null) {
+      throw new UndecodableAudioException(
+          "the upload is not in an audio format this server reads ("
+              + AudioContainer.accepted()
+              + ")");
+    }
+    Path tmp = Files.createTempFile(UPLOAD_PREFIX, ".audio");
+    UPLOADS.add(tmp);
+    try {
+      Files.write(tmp, upload);
+      return decodeFile(tmp, container, maxSeconds, sampleRate, timeoutMillis);
+    } finally {
+      deleteUpload(tmp);
+    }
+  }
+
+  private float[] decodeFile(
+      Path input, AudioContainer container, double maxSeconds, int sampleRate, long timeoutMillis)
       throws IOException, UndecodableAudioException {
     List<String> cmd =
         command(
+            "-protocol_whitelist",
+            "file",
+            "-format_whitelist",
+            container.demuxer(),
+            "-f",
+            container.demuxer());
+    if (container == AudioContainer.MP4) {
+      cmd.addAll(List.of("-enable_drefs", "0")); // never follow a data reference to another file
+    }
+    cmd.addAll(
+        List.of(
             "-i",
-            input.toAbsolutePath().toString(),
+            "file:" + input.toAbsolutePath(),
             "-t",
             String.format(Locale.ROOT, "%.3f", maxSeconds),
             "-vn",
+            "-sn",
+            "-dn",
             "-ac",
             "1",
             "-ar",
             Integer.toString(sampleRate),
             "-f",
             "f32le",
-            "pipe:1");
+            "pipe:1"));
+    long timeout = Math.max(1, Math.min(timeoutMillis, DECODE_TIMEOUT_SECONDS * 1000));
     Process p = start(cmd);
+    java.util.concurrent.atomic.AtomicBoolean killed =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    // the deadline is enforced by killing the process: a read of its output blocks until then
+    java.util.concurrent.ScheduledFuture<?> watchdog =
+        WATCHDOG.schedule(
+            () -> {
+              killed.set(true);
+              kill(p);
+            },
+            timeout,
+            TimeUnit.MILLISECONDS);
     StderrTail err = new StderrTail(p.getErrorStream());
     err.start();
     byte[] pcm;
-    try (InputStream in = p.getInputStream()) {
-      long limit = (long) Math.ceil(maxSeconds * sampleRate) * 4 + 4096;
-      pcm = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit));
-    }
     try {
-      if (!p.waitFor(DECODE_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new UndecodableAudioException(
-            "FFmpeg took longer than " + DECODE_TIMEOUT_SECONDS + " s to decode the audio");
+      p.getOutputStream().close();
+      try (InputStream in = p.getInputStream()) {
+        long limit = (long) Math.ceil(maxSeconds * sampleRate) * 4 + 4096;
+        pcm = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit));
+      }
+      if (!p.waitFor(timeout, TimeUnit.MILLISECONDS)) {
+        killed.set(true);
+        kill(p);
       }
       err.join(1000);
     } catch (InterruptedException e) {
-      p.destroyForcibly();
+      kill(p);
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while decoding audio", e);
+    } catch (IOException e) {
+      kill(p);
+      throw e;
+    } finally {
+      watchdog.cancel(false);
+    }
+    if (killed.get()) {
+      throw new DeadlineExceededException(
+          "decoding the upload took longer than " + timeout / 1000.0 + " s");
     }
     if (p.exitValue() != 0) {
-      throw new UndecodableAudioException("FFmpeg cannot decode the audio: " + err.text());
+      log.info("FFmpeg cannot decode an upload read as {}: {}", container.label(), err.text());
+      throw new UndecodableAudioException(
+          "the upload starts like "
+              + container.label()
+              + " but FFmpeg cannot decode it: "
+              + withoutPaths(err.text(), input));
     }
     int n = pcm.length / 4;
     if (n == 0) {
@@ -181,6 +343,27 @@ public final class Ffmpeg {
     float[] out = new float[n];
     ByteBuffer.wrap(pcm, 0, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
     return out;
+  }
+
+  /**
+   * FFmpeg's message without file paths of the server: the upload's path becomes "the upload", any
+   * other absolute path "a file", and FFmpeg's "[demuxer @ 0x...]" prefix goes.
+   */
+  static String withoutPaths(String message, Path input) {
+    String m = message.replace("file:" + input.toAbsolutePath(), "the upload");
+    m = m.replace(input.toAbsolutePath().toString(), "the upload");
+    m = m.replaceAll("\\[[^\\]]*@ ?0x[0-9a-fA-F]+\\] ?", "");
+    return m.replaceAll("(?<![\\w.])/[^\\s:'\"]+", "a file").strip();
+  }
+
+  /**
+   * FFmpeg ran past its deadline and was killed (a recording that takes too long to decode, or an
+   * encoder that stopped reading); the request ran out of its time.
+   */
+  public static final class DeadlineExceededException extends RuntimeException {
+    public DeadlineExceededException(String message) {
+      super(message);
+    }
   }
 
   /**
@@ -245,8 +428,9 @@ public final class Ffmpeg {
     private final StderrTail err;
     private volatile IOException pumpError;
     private volatile boolean closed;
+    private volatile long produced;
 
-    FfmpegEncoder(Process process, OutputStream out) {
+    FfmpegEncoder(Process process, OutputStream out, byte[] prefix) {
       this.process = process;
       this.stdin = process.getOutputStream();
       this.err = new StderrTail(process.getErrorStream());
@@ -258,12 +442,16 @@ public final class Ffmpeg {
                 try (InputStream in = process.getInputStream()) {
                   int n;
                   while ((n = in.read(buf)) > 0 && !closed) {
+                    if (produced == 0 && prefix != null) {
+                      out.write(prefix);
+                    }
                     out.write(buf, 0, n);
+                    produced += n;
                     out.flush();
                   }
                 } catch (IOException e) {
                   pumpError = e;
-                  process.destroyForcibly();
+                  kill(process);
                 }
               },
               "ffmpeg-pump");
@@ -295,7 +483,7 @@ public final class Ffmpeg {
       stdin.close();
       try {
         if (!process.waitFor(FINISH_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
+          kill(process);
           throw new EncoderFailedException(
               "FFmpeg did not finish within " + FINISH_TIMEOUT_SECONDS + " s");
         }
@@ -303,7 +491,7 @@ public final class Ffmpeg {
         err.join(1000);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        process.destroyForcibly();
+        kill(process);
         throw new IOException("interrupted while finishing the encoding", e);
       }
       if (pumpError != null) {
@@ -313,6 +501,16 @@ public final class Ffmpeg {
         throw new EncoderFailedException(
             "FFmpeg failed (exit " + process.exitValue() + "): " + err.text());
       }
+      if (produced == 0) {
+        // it read the audio and exited cleanly without writing a byte: no output is no success
+        throw new EncoderFailedException("FFmpeg produced no output: " + err.text());
+      }
+    }
+
+    @Override
+    public void abort() {
+      closed = true;
+      kill(process);
     }
 
     @Override
@@ -320,7 +518,7 @@ public final class Ffmpeg {
       closed = true;
       if (process.isAlive()) {
         log.debug("Stopping an unfinished FFmpeg encoding");
-        process.destroyForcibly();
+        kill(process);
       }
       try {
         stdin.close();

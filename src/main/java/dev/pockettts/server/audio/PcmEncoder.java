@@ -11,6 +11,12 @@ public interface PcmEncoder extends AutoCloseable {
   /** Flushes the last bytes; the stream is complete only after this returns. */
   void finish() throws IOException;
 
+  /**
+   * Stops the encoding at once from another thread (the request ran out of time): a write blocked
+   * on a stalled encoder returns with an error.
+   */
+  default void abort() {}
+
   /** Releases resources; after a failure, stops without completing the stream. */
   @Override
   void close();

@@ -21,26 +21,38 @@ public class SynthesisLimiter {
   private final int capacity;
   private final int queueSize;
   private final long queueTimeoutMillis;
+  private final long requestTimeoutNanos;
   private final AtomicInteger waiting = new AtomicInteger();
 
   public SynthesisLimiter(ServerSettings settings) {
     this.capacity = settings.synthesisWorkers();
     this.queueSize = settings.queueSize();
     this.queueTimeoutMillis = settings.queueTimeout().toMillis();
+    this.requestTimeoutNanos = settings.requestTimeout().toNanos();
     this.workers = new Semaphore(capacity, true);
   }
 
-  /** A slot held while one synthesis runs; release it exactly once. */
+  /**
+   * A slot held while one synthesis runs; release it exactly once. Its work (decoding an upload,
+   * synthesis, encoding) must end by its deadline, {@code REQUEST_TIMEOUT} after it was taken.
+   */
   public final class Slot implements AutoCloseable {
     private boolean released;
     final long waitedNanos;
+    private final long deadlineNanos;
 
     private Slot(long waitedNanos) {
       this.waitedNanos = waitedNanos;
+      this.deadlineNanos = System.nanoTime() + requestTimeoutNanos;
     }
 
     public long waitedNanos() {
       return waitedNanos;
+    }
+
+    /** Milliseconds left until the deadline (at least 1). */
+    public long remainingMillis() {
+      return Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
     }
 
     @Override

@@ -104,10 +104,11 @@ public class TtsService {
       VoiceState voice,
       AudioFormat format,
       double speed,
-      OutputStream out)
+      OutputStream out,
+      long timeoutMillis)
       throws IOException {
     try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
-      SynthesisResult r = run(engine, chunks, voice, encoder);
+      SynthesisResult r = run(engine, chunks, voice, encoder, timeoutMillis);
       encoder.finish();
       return r;
     }
@@ -122,7 +123,8 @@ public class TtsService {
       List<TextChunk> chunks,
       VoiceState voice,
       AudioFormat format,
-      double speed)
+      double speed,
+      long timeoutMillis)
       throws IOException {
     AtomicReference<SynthesisResult> result = new AtomicReference<>();
     String name =
@@ -131,7 +133,7 @@ public class TtsService {
             file -> {
               try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
                 try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
-                  result.set(run(engine, chunks, voice, encoder));
+                  result.set(run(engine, chunks, voice, encoder, timeoutMillis));
                   encoder.finish();
                 }
               }
@@ -143,7 +145,11 @@ public class TtsService {
   }
 
   private SynthesisResult run(
-      PocketTtsEngine engine, List<TextChunk> chunks, VoiceState voice, PcmEncoder encoder)
+      PocketTtsEngine engine,
+      List<TextChunk> chunks,
+      VoiceState voice,
+      PcmEncoder encoder,
+      long timeoutMillis)
       throws IOException {
     AtomicReference<IOException> failure = new AtomicReference<>();
     Cancellation cancel = new Cancellation();
@@ -153,8 +159,9 @@ public class TtsService {
             () -> {
               timedOut.set(true);
               cancel.cancel();
+              encoder.abort(); // a write blocked on a stalled FFmpeg returns
             },
-            settings.requestTimeout().toMillis(),
+            timeoutMillis,
             TimeUnit.MILLISECONDS);
     SynthesisResult r;
     try {
@@ -175,7 +182,7 @@ public class TtsService {
     } finally {
       timer.cancel(false);
     }
-    if (failure.get() != null) {
+    if (failure.get() != null && !timedOut.get()) {
       throw failure.get();
     }
     if (timedOut.get()) {

@@ -170,7 +170,7 @@ public class VoiceService {
    * cached under the bundle and the upload's SHA-256 so the same file is encoded once. The upload
    * is decoded in a temporary file that is deleted after.
    */
-  public Voice cloned(byte[] upload, String model) {
+  public Voice cloned(byte[] upload, String model, long timeoutMillis) {
     ModelService.Bundle bundle = models.bundle(model);
     String problem = bundle.cloningProblem();
     if (problem != null) {
@@ -181,15 +181,14 @@ public class VoiceService {
           HttpStatus.UNPROCESSABLE_CONTENT, "empty-audio", "Empty audio", "the audio is empty");
     }
     String key = CLONED + bundle.name() + ":" + sha256(upload);
-    return new Voice(bundle, cache.get(key, k -> encode(bundle.engine(), upload)));
+    return new Voice(bundle, cache.get(key, k -> encode(bundle.engine(), upload, timeoutMillis)));
   }
 
-  private VoiceState encode(PocketTtsEngine engine, byte[] upload) {
-    Path tmp = null;
+  private VoiceState encode(PocketTtsEngine engine, byte[] upload, long timeoutMillis) {
     try {
-      tmp = Files.createTempFile("pockettts-ref-", ".audio");
-      Files.write(tmp, upload);
-      float[] pcm = ffmpeg.decode(tmp, settings.maxRefDurationSeconds(), engine.sampleRate());
+      float[] pcm =
+          ffmpeg.decode(
+              upload, settings.maxRefDurationSeconds(), engine.sampleRate(), timeoutMillis);
       checkReference(pcm, engine.sampleRate());
       return engine.voiceFromAudio(pcm);
     } catch (Ffmpeg.UndecodableAudioException e) {
@@ -197,11 +196,9 @@ public class VoiceService {
           HttpStatus.UNSUPPORTED_MEDIA_TYPE,
           "undecodable-audio",
           "Audio cannot be decoded",
-          "the audio is not something FFmpeg can decode: " + e.getMessage());
+          e.getMessage());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    } finally {
-      deleteQuietly(tmp);
     }
   }
 
@@ -286,9 +283,9 @@ public class VoiceService {
    * Clones a voice from {@code upload} with the bundle {@code model} names and saves it as {@code
    * name}; the recording itself is not kept, only the voice state made from it.
    */
-  public Description saveCloned(String name, byte[] upload, String model) {
+  public Description saveCloned(String name, byte[] upload, String model, long timeoutMillis) {
     String id = newId(name);
-    return store(id, "cloned", cloned(upload, model));
+    return store(id, "cloned", cloned(upload, model, timeoutMillis));
   }
 
   /**
