@@ -28,21 +28,10 @@ public class ApiException extends ErrorResponseException {
 
   /** A value the client sent, as a detail quotes it: at most 64 characters, never null. */
   public static String shown(String value) {
-    if (value == null) {
-      return "";
-    }
-    return value.length() > 64 ? value.substring(0, 64) + "..." : value;
+    return dev.pockettts.server.system.ClientText.shown(value);
   }
 
   public static ApiException badRequest(String slug, String title, String detail) {
     return new ApiException(HttpStatus.BAD_REQUEST, slug, title, detail);
-  }
-
-  /** 503 while the model is not ready, with a Retry-After hint. */
-  public static ApiException notReady(String detail, int retryAfterSeconds) {
-    HttpHeaders h = new HttpHeaders();
-    h.set(HttpHeaders.RETRY_AFTER, Integer.toString(retryAfterSeconds));
-    return new ApiException(
-        HttpStatus.SERVICE_UNAVAILABLE, "model-not-ready", "Model not ready", detail, h);
   }
 }

@@ -3,6 +3,9 @@ package dev.pockettts.server.api;
 import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.engine.CloningUnavailableException;
 import dev.pockettts.server.engine.InvalidTextException;
+import dev.pockettts.server.storage.StorageException;
+import dev.pockettts.server.synthesis.SynthesisException;
+import dev.pockettts.server.voice.VoiceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.i18n.LocaleContextHolder;
@@ -40,6 +43,149 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
             HttpStatus.SERVICE_UNAVAILABLE,
             "cloning-unavailable",
             "Voice cloning unavailable",
+            e.getMessage()),
+        request);
+  }
+
+  @ExceptionHandler(SynthesisException.class)
+  ResponseEntity<Object> synthesis(SynthesisException e, WebRequest request) {
+    return problem(toProblem(e), request);
+  }
+
+  /** The status, type and title of each way a synthesis can fail. */
+  static ApiException toProblem(SynthesisException e) {
+    HttpHeaders h = new HttpHeaders();
+    String detail = e.getMessage();
+    if (e instanceof SynthesisException.Busy b) {
+      h.set(HttpHeaders.RETRY_AFTER, Integer.toString(b.retryAfterSeconds()));
+      return new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE, "server-busy", "Server busy", detail, h);
+    }
+    if (e instanceof SynthesisException.ModelNotReady n) {
+      h.set(HttpHeaders.RETRY_AFTER, Integer.toString(n.retryAfterSeconds()));
+      return new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE, "model-not-ready", "Model not ready", detail, h);
+    }
+    if (e instanceof SynthesisException.ModelFailed) {
+      return new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE, "model-failed", "Model failed to load", detail);
+    }
+    if (e instanceof SynthesisException.TimedOut) {
+      return new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE, "synthesis-timeout", "Synthesis timed out", detail);
+    }
+    if (e instanceof SynthesisException.EncoderUnavailable) {
+      return new ApiException(
+          HttpStatus.SERVICE_UNAVAILABLE, "encoder-unavailable", "Encoder unavailable", detail);
+    }
+    if (e instanceof SynthesisException.AudioTooLong) {
+      return new ApiException(
+          HttpStatus.PAYLOAD_TOO_LARGE, "audio-too-long", "Audio too long", detail);
+    }
+    if (e instanceof SynthesisException.UnknownModel) {
+      return ApiException.badRequest("unknown-model", "Unknown model", detail);
+    }
+    return new ApiException(
+        HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal server error", detail);
+  }
+
+  @ExceptionHandler(VoiceException.class)
+  ResponseEntity<Object> voice(VoiceException e, WebRequest request) {
+    return problem(toProblem(e), request);
+  }
+
+  /** The status, type and title of each reason a voice fails. */
+  static ApiException toProblem(VoiceException e) {
+    HttpStatus status;
+    String title;
+    switch (e.reason()) {
+      case UNKNOWN_VOICE -> {
+        status = HttpStatus.BAD_REQUEST;
+        title = "Unknown voice";
+      }
+      case VOICE_NOT_FOUND -> {
+        status = HttpStatus.NOT_FOUND;
+        title = "Voice not found";
+      }
+      case VOICE_EXISTS -> {
+        status = HttpStatus.CONFLICT;
+        title = "Voice exists";
+      }
+      case BUILT_IN_VOICE -> {
+        status = HttpStatus.CONFLICT;
+        title = "Built-in voice";
+      }
+      case MISSING_NAME -> {
+        status = HttpStatus.BAD_REQUEST;
+        title = "Missing name";
+      }
+      case INVALID_VOICE_NAME -> {
+        status = HttpStatus.BAD_REQUEST;
+        title = "Invalid voice name";
+      }
+      case VOICE_MODEL_MISMATCH -> {
+        status = HttpStatus.BAD_REQUEST;
+        title = "Voice made for another model";
+      }
+      case INVALID_VOICE_FILE -> {
+        status = HttpStatus.UNPROCESSABLE_CONTENT;
+        title = "Invalid voice file";
+      }
+      case VOICE_LIBRARY_FULL -> {
+        status = HttpStatus.INSUFFICIENT_STORAGE;
+        title = "Voice library full";
+      }
+      case VOICE_LIBRARY_UNWRITABLE -> {
+        status = HttpStatus.INTERNAL_SERVER_ERROR;
+        title = "Voice library not writable";
+      }
+      case VOICE_UNREADABLE -> {
+        status = HttpStatus.INTERNAL_SERVER_ERROR;
+        title = "Saved voice unreadable";
+      }
+      case VOICE_UNAVAILABLE -> {
+        status = HttpStatus.SERVICE_UNAVAILABLE;
+        title = "Voice unavailable";
+      }
+      case EMPTY_AUDIO -> {
+        status = HttpStatus.UNPROCESSABLE_CONTENT;
+        title = "Empty audio";
+      }
+      case UNDECODABLE_AUDIO -> {
+        status = HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+        title = "Audio cannot be decoded";
+      }
+      case REFERENCE_TOO_SHORT -> {
+        status = HttpStatus.UNPROCESSABLE_CONTENT;
+        title = "Reference too short";
+      }
+      case REFERENCE_SILENT -> {
+        status = HttpStatus.UNPROCESSABLE_CONTENT;
+        title = "Reference is silent";
+      }
+      default -> {
+        status = HttpStatus.INTERNAL_SERVER_ERROR;
+        title = "Internal server error";
+      }
+    }
+    String slug = e.reason().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    return new ApiException(status, slug, title, e.getMessage());
+  }
+
+  @ExceptionHandler(StorageException.class)
+  ResponseEntity<Object> storage(StorageException e, WebRequest request) {
+    abortIfCommitted(e, request);
+    if (e instanceof StorageException.Full) {
+      return problem(
+          new ApiException(
+              HttpStatus.INSUFFICIENT_STORAGE, "storage-full", "Audio folder full", e.getMessage()),
+          request);
+    }
+    return problem(
+        new ApiException(
+            HttpStatus.INTERNAL_SERVER_ERROR,
+            "storage-unavailable",
+            "Storage unavailable",
             e.getMessage()),
         request);
   }

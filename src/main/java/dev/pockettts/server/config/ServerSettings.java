@@ -30,6 +30,8 @@ import java.util.function.Function;
  * @param voiceLibraryMax most voices the library keeps ({@code VOICE_LIBRARY_MAX})
  * @param maxVoiceFileBytes largest voice-state file {@code POST /voices/import} takes as a raw body
  *     ({@code MAX_VOICE_FILE_MB})
+ * @param maxAudioSeconds most audio one request may produce, pauses included ({@code
+ *     MAX_AUDIO_SECONDS})
  */
 public record ServerSettings(
     String apiKey,
@@ -54,6 +56,7 @@ public record ServerSettings(
     Path voicesDir,
     int voiceLibraryMax,
     long maxVoiceFileBytes,
+    int maxAudioSeconds,
     ModelSettings model,
     EngineOptions engine,
     GenerationParams generation) {
@@ -184,6 +187,7 @@ public record ServerSettings(
         r.path("VOICES_DIR", "voices"),
         r.integer("VOICE_LIBRARY_MAX", 200, 0, 1_000_000),
         (long) r.integer("MAX_VOICE_FILE_MB", 64, 1, 2048) * 1024 * 1024,
+        r.integer("MAX_AUDIO_SECONDS", 3600, 1, 86_400),
         model,
         engine,
         generation);

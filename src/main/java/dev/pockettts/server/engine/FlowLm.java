@@ -428,7 +428,8 @@ final class FlowLm implements AutoCloseable {
                     + ss[4]
                     + "]; voice files are model-specific");
           }
-          int t = (int) tokenCount(module, cs[2]);
+          long counted = tokenCount(module, cs[2]);
+          int t = counted < 1 || counted > cs[2] ? -1 : (int) counted;
           if (t < 1 || t > cs[2] || t >= capacity) {
             throw new EngineException(
                 what
@@ -445,6 +446,18 @@ final class FlowLm implements AutoCloseable {
           positions = t;
           float[] values = c.toFloats();
           int inner = (int) (cs[3] * cs[4]);
+          for (int k = 0; k < 2; k++) {
+            int from = (int) (k * cs[2] * inner);
+            for (int i = from; i < from + t * inner; i++) {
+              if (!Float.isFinite(values[i])) {
+                throw new EngineException(
+                    what
+                        + ": "
+                        + s.module()
+                        + "/cache holds a value that is not a finite number (NaN or infinity)");
+              }
+            }
+          }
           ByteBuffer out = Tensors.direct(4L * 2 * t * inner);
           java.nio.FloatBuffer o = out.asFloatBuffer();
           for (int k = 0; k < 2; k++) {

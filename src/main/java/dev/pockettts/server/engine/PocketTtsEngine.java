@@ -298,7 +298,7 @@ public final class PocketTtsEngine implements AutoCloseable {
     Safetensors.Tensor prompt = tensors.get("audio_prompt");
     if (prompt != null) {
       long[] s = prompt.shape();
-      if (s.length != 3 || s[0] != 1 || s[2] != flowLm.conditioningDim()) {
+      if (s.length != 3 || s[0] != 1 || s[1] < 1 || s[2] != flowLm.conditioningDim()) {
         throw new EngineException(
             "voice file "
                 + file
@@ -306,9 +306,27 @@ public final class PocketTtsEngine implements AutoCloseable {
                 + Arrays.toString(s)
                 + ", this model needs [1, T, "
                 + flowLm.conditioningDim()
-                + "]");
+                + "] with T >= 1");
       }
-      return voiceFromConditioning(prompt.toFloats(), (int) s[1]);
+      if (s[1] + 1 >= flowLm.capacity()) {
+        throw new EngineException(
+            "voice file "
+                + file.getFileName()
+                + ": audio_prompt holds "
+                + s[1]
+                + " frames, the model's cache holds "
+                + flowLm.capacity());
+      }
+      float[] frames = prompt.toFloats();
+      for (float f : frames) {
+        if (!Float.isFinite(f)) {
+          throw new EngineException(
+              "voice file "
+                  + file.getFileName()
+                  + ": audio_prompt holds a value that is not a finite number (NaN or infinity)");
+        }
+      }
+      return voiceFromConditioning(frames, (int) s[1]);
     }
     return flowLm.fromKvTensors(tensors, "voice file " + file.getFileName());
   }
@@ -344,6 +362,31 @@ public final class PocketTtsEngine implements AutoCloseable {
     System.arraycopy(bosBeforeVoice, 0, withBos, 0, bosBeforeVoice.length);
     System.arraycopy(frames, 0, withBos, bosBeforeVoice.length, frames.length);
     return flowLm.prompt(withBos, count + 1);
+  }
+
+  /**
+   * Refuses a voice that leaves the model's cache too little room to speak: the voice's positions
+   * plus the longest chunk ({@code maxTokensPerChunk} tokens and its most frames) must fit, or
+   * every request with it would fail.
+   */
+  public void requireRoomToSpeak(VoiceState voice, GenerationParams params) {
+    int tokens =
+        params.maxTokensPerChunk() != null
+            ? params.maxTokensPerChunk()
+            : config.maxTokensPerChunk();
+    int most = flowLm.capacity() - tokens - maxFrames(tokens);
+    if (voice.positions() > most) {
+      throw new EngineException(
+          "the voice takes "
+              + voice.positions()
+              + " of the model's "
+              + flowLm.capacity()
+              + " cache positions; at most "
+              + Math.max(0, most)
+              + " leave room for a chunk of "
+              + tokens
+              + " tokens");
+    }
   }
 
   /** Writes a voice state in the upstream KV-state safetensors format. */
@@ -495,6 +538,31 @@ public final class PocketTtsEngine implements AutoCloseable {
 
   private record ChunkStats(int frames, boolean reachedEos, long mainNanos, long headNanos) {}
 
+  /** The most frames the loop may generate for a chunk of {@code tokens} tokens. */
+  private int maxFrames(int tokens) {
+    return (int)
+        Math.ceil((tokens / 3.0 + 2.0) * (config.sampleRate() / (double) config.samplesPerFrame()));
+  }
+
+  /**
+   * The fewest samples {@code chunks} can come out as: every pause in full, and each spoken chunk
+   * at least the frames before an end of speech is believed plus the EOS frame (or its maximum
+   * length, when that is shorter). A script whose minimum is already too long can be refused before
+   * any synthesis.
+   */
+  public long minimumSamples(List<TextChunk> chunks, GenerationParams params) {
+    long samples = 0;
+    for (TextChunk c : chunks) {
+      if (c.isPause()) {
+        samples += (long) c.pauseMillis() * config.sampleRate() / 1000;
+      } else {
+        int frames = Math.min(maxFrames(c.tokens().length), params.minFramesBeforeEos() + 1);
+        samples += (long) frames * config.samplesPerFrame();
+      }
+    }
+    return samples;
+  }
+
   /** The autoregressive loop of CONTRACT.md 3.4 for one chunk. */
   private ChunkStats generateChunk(
       TextChunk chunk,
@@ -505,10 +573,7 @@ public final class PocketTtsEngine implements AutoCloseable {
       Cancellation stop,
       Future<?> decoding) {
     int tokens = chunk.tokens().length;
-    int maxLen =
-        (int)
-            Math.ceil(
-                (tokens / 3.0 + 2.0) * (config.sampleRate() / (double) config.samplesPerFrame()));
+    int maxLen = maxFrames(tokens);
     int room = flowLm.capacity() - voice.positions() - tokens;
     if (room < 1) {
       throw new EngineException(

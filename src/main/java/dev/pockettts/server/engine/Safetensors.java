@@ -108,9 +108,26 @@ public final class Safetensors {
       JsonNode t = field.getValue();
       String dtype = t.path("dtype").asString("");
       JsonNode shapeNode = t.path("shape");
+      if (!shapeNode.isArray() || shapeNode.size() > 8) {
+        throw new EngineException(what + ": tensor " + field.getKey() + " has no shape list");
+      }
       long[] shape = new long[shapeNode.size()];
+      long elements = 1;
       for (int i = 0; i < shape.length; i++) {
-        shape[i] = shapeNode.get(i).asLong();
+        JsonNode d = shapeNode.get(i);
+        if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+          throw new EngineException(
+              what + ": tensor " + field.getKey() + " has a shape that is not whole numbers >= 0");
+        }
+        shape[i] = d.asLong();
+        try {
+          elements = Math.multiplyExact(elements, shape[i]);
+        } catch (ArithmeticException e) {
+          throw new EngineException(what + ": tensor " + field.getKey() + " has a shape too large");
+        }
+      }
+      if (elements > Integer.MAX_VALUE) {
+        throw new EngineException(what + ": tensor " + field.getKey() + " has a shape too large");
       }
       long begin = t.path("data_offsets").path(0).asLong(-1);
       long end = t.path("data_offsets").path(1).asLong(-1);
@@ -120,7 +137,7 @@ public final class Safetensors {
       ByteBuffer slice =
           buf.slice(dataStart + (int) begin, (int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
       Tensor tensor = new Tensor(dtype, shape, slice);
-      long expected = tensor.elements() * elementSize(dtype);
+      long expected = elements * elementSize(dtype);
       if (expected != end - begin) {
         throw new EngineException(
             what

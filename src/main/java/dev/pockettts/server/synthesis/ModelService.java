@@ -1,6 +1,5 @@
 package dev.pockettts.server.synthesis;
 
-import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.EngineException;
 import dev.pockettts.server.engine.PocketTtsEngine;
@@ -8,6 +7,7 @@ import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.model.HubClient;
 import dev.pockettts.server.model.ModelSettings;
 import dev.pockettts.server.model.ModelStore;
+import dev.pockettts.server.system.ClientText;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -177,13 +177,9 @@ public class ModelService implements DisposableBean {
       return b;
     }
     if (state == State.FAILED) {
-      throw new ApiException(
-          org.springframework.http.HttpStatus.SERVICE_UNAVAILABLE,
-          "model-failed",
-          "Model failed to load",
-          "the model could not be loaded: " + error);
+      throw new SynthesisException.ModelFailed("the model could not be loaded: " + error);
     }
-    throw ApiException.notReady(
+    throw new SynthesisException.ModelNotReady(
         "the model is "
             + state.name().toLowerCase(java.util.Locale.ROOT)
             + "; try again shortly (GET /health shows progress)",
@@ -219,11 +215,9 @@ public class ModelService implements DisposableBean {
     return find(model.strip())
         .orElseThrow(
             () ->
-                ApiException.badRequest(
-                    "unknown-model",
-                    "Unknown model",
+                new SynthesisException.UnknownModel(
                     "no model bundle called '"
-                        + ApiException.shown(model)
+                        + ClientText.shown(model)
                         + "' is loaded; loaded: "
                         + bundles().stream().map(Bundle::name).toList()));
   }

@@ -1,12 +1,9 @@
 package dev.pockettts.server.synthesis;
 
-import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.config.ServerSettings;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.springframework.http.HttpHeaders;
-import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
 
 /**
@@ -94,11 +91,8 @@ public class SynthesisLimiter {
     }
   }
 
-  private static ApiException busy(String detail) {
-    HttpHeaders h = new HttpHeaders();
-    h.set(HttpHeaders.RETRY_AFTER, "5");
-    return new ApiException(
-        HttpStatus.SERVICE_UNAVAILABLE, "server-busy", "Server busy", detail, h);
+  private static SynthesisException busy(String detail) {
+    return new SynthesisException.Busy(detail, 5);
   }
 
   public int active() {

@@ -1,6 +1,5 @@
 package dev.pockettts.server.synthesis;
 
-import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.audio.PcmEncoder;
@@ -18,7 +17,6 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Executors;
@@ -26,10 +24,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Service;
 
 /** Script to encoded audio: chunks through the engine, PCM blocks through the encoder. */
@@ -74,6 +72,16 @@ public class TtsService {
             ? NORMALIZER.normalize(script)
             : script;
     List<TextChunk> chunks = engine.chunk(text, settings.generation());
+    long least = engine.minimumSamples(chunks, settings.generation());
+    if (least > maxSamples(engine)) {
+      throw new SynthesisException.AudioTooLong(
+          String.format(
+              java.util.Locale.ROOT,
+              "the script would make at least %.0f s of audio (pauses included), more than"
+                  + " MAX_AUDIO_SECONDS (%d s); split it into several requests",
+              least / (double) engine.sampleRate(),
+              settings.maxAudioSeconds()));
+    }
     if (!format.native16Bit() || Math.abs(speed - 1.0) > 1e-9) {
       requireFfmpeg(format.extension().toUpperCase(java.util.Locale.ROOT) + " output");
     }
@@ -83,14 +91,10 @@ public class TtsService {
   /** 503 when FFmpeg is missing; {@code what} says what needed it. */
   public void requireFfmpeg(String what) {
     if (!ffmpeg.present()) {
-      throw new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE,
-          "encoder-unavailable",
-          "Encoder unavailable",
+      log.warn("FFmpeg at {} is missing or not executable", ffmpeg.executable());
+      throw new SynthesisException.EncoderUnavailable(
           what
-              + " needs FFmpeg, and "
-              + ffmpeg.executable()
-              + " is missing or not executable; WAV still works");
+              + " needs FFmpeg, which is missing or not executable on the server; WAV still works");
     }
   }
 
@@ -130,18 +134,22 @@ public class TtsService {
     String name =
         files.write(
             format,
-            file -> {
-              try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file))) {
+            target -> {
+              try (OutputStream out = new BufferedOutputStream(target.out())) {
                 try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
                   result.set(run(engine, chunks, voice, encoder, timeoutMillis));
                   encoder.finish();
                 }
               }
               if (format == AudioFormat.WAV) {
-                fixWavHeader(file, engine.sampleRate());
+                fixWavHeader(target.path(), engine.sampleRate());
               }
             });
     return new Saved(name, result.get());
+  }
+
+  private long maxSamples(PocketTtsEngine engine) {
+    return (long) settings.maxAudioSeconds() * engine.sampleRate();
   }
 
   private SynthesisResult run(
@@ -154,6 +162,9 @@ public class TtsService {
     AtomicReference<IOException> failure = new AtomicReference<>();
     Cancellation cancel = new Cancellation();
     AtomicBoolean timedOut = new AtomicBoolean();
+    AtomicBoolean tooLong = new AtomicBoolean();
+    AtomicLong samples = new AtomicLong();
+    long maxSamples = maxSamples(engine);
     ScheduledFuture<?> timer =
         TIMER.schedule(
             () -> {
@@ -171,6 +182,12 @@ public class TtsService {
               voice,
               settings.generation(),
               pcm -> {
+                if (samples.addAndGet(pcm.length) > maxSamples) {
+                  // a clean stop at the limit: nothing past it is encoded
+                  tooLong.set(true);
+                  cancel.cancel();
+                  return;
+                }
                 try {
                   encoder.write(pcm);
                 } catch (IOException e) {
@@ -185,11 +202,14 @@ public class TtsService {
     if (failure.get() != null && !timedOut.get()) {
       throw failure.get();
     }
+    if (tooLong.get()) {
+      throw new SynthesisException.AudioTooLong(
+          "the speech grew past MAX_AUDIO_SECONDS ("
+              + settings.maxAudioSeconds()
+              + " s) and was stopped there; split the script into several requests");
+    }
     if (timedOut.get()) {
-      throw new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE,
-          "synthesis-timeout",
-          "Synthesis timed out",
+      throw new SynthesisException.TimedOut(
           "the synthesis took longer than REQUEST_TIMEOUT ("
               + settings.requestTimeout().toSeconds()
               + " s)");

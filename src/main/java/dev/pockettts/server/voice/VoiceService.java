@@ -3,7 +3,6 @@ package dev.pockettts.server.voice;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
-import dev.pockettts.server.api.ApiException;
 import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.CloningUnavailableException;
@@ -14,6 +13,7 @@ import dev.pockettts.server.engine.VoiceState;
 import dev.pockettts.server.model.ModelFileException;
 import dev.pockettts.server.model.ModelStore;
 import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.system.ClientText;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import java.io.IOException;
@@ -27,7 +27,6 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Service;
 
 /**
@@ -37,6 +36,8 @@ import org.springframework.stereotype.Service;
  */
 @Service
 public class VoiceService {
+
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(VoiceService.class);
 
   private final ModelService models;
   private final Ffmpeg ffmpeg;
@@ -95,9 +96,8 @@ public class VoiceService {
     VoiceLibrary.Entry saved = library.find(name).orElseThrow(() -> unknown(name));
     ModelService.Bundle own = models.find(saved.bundle()).orElse(null);
     if (own == null || (wanted != null && own != wanted)) {
-      throw ApiException.badRequest(
-          "voice-model-mismatch",
-          "Voice made for another model",
+      throw new VoiceException(
+          VoiceException.Reason.VOICE_MODEL_MISMATCH,
           "voice '"
               + saved.id()
               + "' was made with the model "
@@ -127,14 +127,14 @@ public class VoiceService {
         if (library.find(name).isEmpty()) {
           throw unknown(name); // deleted meanwhile
         }
-        throw new ApiException(
-            HttpStatus.INTERNAL_SERVER_ERROR,
-            "voice-unreadable",
-            "Saved voice unreadable",
+        log.error("Cannot read saved voice {}: {}", name, e.toString());
+        throw new VoiceException(
+            VoiceException.Reason.VOICE_UNREADABLE,
             "the saved voice '"
                 + name
                 + "' cannot be read ("
-                + e.getMessage().replace(library.folder().toString(), "VOICES_DIR")
+                + ClientText.withoutPaths(
+                    e.getMessage().replace(library.folder().toString(), "VOICES_DIR"))
                 + "); delete it and save it again");
       }
     }
@@ -148,21 +148,16 @@ public class VoiceService {
       if (e.reason() == ModelFileException.Reason.NOT_FOUND) {
         throw unknown(name);
       }
-      throw new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE,
-          "voice-unavailable",
-          "Voice unavailable",
-          "voice '" + name + "' cannot be loaded: " + e.getMessage());
+      throw new VoiceException(
+          VoiceException.Reason.VOICE_UNAVAILABLE,
+          "voice '" + name + "' cannot be loaded: " + ClientText.withoutPaths(e.getMessage()));
     }
   }
 
-  private ApiException unknown(String name) {
-    return ApiException.badRequest(
-        "unknown-voice",
-        "Unknown voice",
-        "there is no voice called '"
-            + ApiException.shown(name)
-            + "'; GET /voices lists the voices");
+  private VoiceException unknown(String name) {
+    return new VoiceException(
+        VoiceException.Reason.UNKNOWN_VOICE,
+        "there is no voice called '" + ClientText.shown(name) + "'; GET /voices lists the voices");
   }
 
   /**
@@ -177,8 +172,7 @@ public class VoiceService {
       throw new CloningUnavailableException(problem);
     }
     if (upload.length == 0) {
-      throw new ApiException(
-          HttpStatus.UNPROCESSABLE_CONTENT, "empty-audio", "Empty audio", "the audio is empty");
+      throw new VoiceException(VoiceException.Reason.EMPTY_AUDIO, "the audio is empty");
     }
     String key = CLONED + bundle.name() + ":" + sha256(upload);
     return new Voice(bundle, cache.get(key, k -> encode(bundle.engine(), upload, timeoutMillis)));
@@ -192,11 +186,7 @@ public class VoiceService {
       checkReference(pcm, engine.sampleRate());
       return engine.voiceFromAudio(pcm);
     } catch (Ffmpeg.UndecodableAudioException e) {
-      throw new ApiException(
-          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
-          "undecodable-audio",
-          "Audio cannot be decoded",
-          e.getMessage());
+      throw new VoiceException(VoiceException.Reason.UNDECODABLE_AUDIO, e.getMessage());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -305,8 +295,13 @@ public class VoiceService {
       VoiceState state;
       try {
         state = bundle.engine().voiceFromFile(tmp);
+        bundle.engine().requireRoomToSpeak(state, settings.generation());
       } catch (EngineException | IllegalArgumentException e) {
-        throw invalidStateFile(e.getMessage().replace(tmp.toString(), "the file"));
+        throw invalidStateFile(
+            ClientText.withoutPaths(
+                String.valueOf(e.getMessage())
+                    .replace(tmp.toString(), "the file")
+                    .replace(tmp.getFileName().toString(), "the file")));
       }
       return store(id, "imported", new Voice(bundle, state));
     } catch (IOException e) {
@@ -328,10 +323,8 @@ public class VoiceService {
   /** Deletes a saved voice: 404 when there is none, 409 for a built-in one. */
   public void delete(String id) {
     if (builtInOwner(id) != null) {
-      throw new ApiException(
-          HttpStatus.CONFLICT,
-          "built-in-voice",
-          "Built-in voice",
+      throw new VoiceException(
+          VoiceException.Reason.BUILT_IN_VOICE,
           "'" + id + "' is a built-in voice of the model and cannot be deleted");
     }
     try {
@@ -339,11 +332,10 @@ public class VoiceService {
         throw notFound(id);
       }
     } catch (IOException e) {
-      throw new ApiException(
-          HttpStatus.INTERNAL_SERVER_ERROR,
-          "voice-library-unwritable",
-          "Voice library not writable",
-          "voice '" + id + "' could not be deleted: " + e.getMessage());
+      log.error("Cannot delete voice {} from {}: {}", id, library.folder(), e.toString());
+      throw new VoiceException(
+          VoiceException.Reason.VOICE_LIBRARY_UNWRITABLE,
+          "voice '" + id + "' could not be deleted from VOICES_DIR: " + ClientText.reason(e));
     }
     cache.invalidate(SAVED + id);
   }
@@ -365,17 +357,14 @@ public class VoiceService {
     } catch (VoiceLibrary.ExistsException e) {
       throw exists(id);
     } catch (VoiceLibrary.FullException e) {
-      throw new ApiException(
-          HttpStatus.INSUFFICIENT_STORAGE,
-          "voice-library-full",
-          "Voice library full",
+      throw new VoiceException(
+          VoiceException.Reason.VOICE_LIBRARY_FULL,
           e.getMessage() + " (VOICE_LIBRARY_MAX); delete a voice first");
     } catch (IOException e) {
-      throw new ApiException(
-          HttpStatus.INTERNAL_SERVER_ERROR,
-          "voice-library-unwritable",
-          "Voice library not writable",
-          "the voice could not be saved in " + library.folder() + ": " + e.getMessage());
+      log.error("Cannot save voice {} in {}: {}", id, library.folder(), e.toString());
+      throw new VoiceException(
+          VoiceException.Reason.VOICE_LIBRARY_UNWRITABLE,
+          "the voice could not be saved in VOICES_DIR: " + ClientText.reason(e));
     }
     cache.put(SAVED + id, voice.state());
     return describe(entry);
@@ -384,14 +373,13 @@ public class VoiceService {
   /** Checks a new voice's name: the pattern, and no clash with a built-in or OpenAI voice name. */
   private String newId(String name) {
     if (name == null || name.isBlank()) {
-      throw ApiException.badRequest(
-          "missing-name", "Missing name", "the form must hold a name for the voice");
+      throw new VoiceException(
+          VoiceException.Reason.MISSING_NAME, "the form must hold a name for the voice");
     }
     String id = name.strip();
     if (!VoiceLibrary.validId(id)) {
-      throw ApiException.badRequest(
-          "invalid-voice-name",
-          "Invalid voice name",
+      throw new VoiceException(
+          VoiceException.Reason.INVALID_VOICE_NAME,
           "a voice name is 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter"
               + " or digit");
     }
@@ -403,27 +391,21 @@ public class VoiceService {
     return id;
   }
 
-  private static ApiException exists(String id) {
-    return new ApiException(
-        HttpStatus.CONFLICT,
-        "voice-exists",
-        "Voice exists",
+  private static VoiceException exists(String id) {
+    return new VoiceException(
+        VoiceException.Reason.VOICE_EXISTS,
         "there is already a voice called '" + id + "'; pick another name or delete that one");
   }
 
-  private static ApiException notFound(String id) {
-    return new ApiException(
-        HttpStatus.NOT_FOUND,
-        "voice-not-found",
-        "Voice not found",
-        "there is no voice called '" + ApiException.shown(id) + "'; GET /voices lists them");
+  private static VoiceException notFound(String id) {
+    return new VoiceException(
+        VoiceException.Reason.VOICE_NOT_FOUND,
+        "there is no voice called '" + ClientText.shown(id) + "'; GET /voices lists them");
   }
 
-  private static ApiException invalidStateFile(String why) {
-    return new ApiException(
-        HttpStatus.UNPROCESSABLE_CONTENT,
-        "invalid-voice-file",
-        "Invalid voice file",
+  private static VoiceException invalidStateFile(String why) {
+    return new VoiceException(
+        VoiceException.Reason.INVALID_VOICE_FILE,
         "the voice file is not a voice state this model can use: " + why);
   }
 
@@ -442,10 +424,8 @@ public class VoiceService {
 
   private static void checkReference(float[] pcm, int sampleRate) {
     if (pcm.length < MIN_REF_SECONDS * sampleRate) {
-      throw new ApiException(
-          HttpStatus.UNPROCESSABLE_CONTENT,
-          "reference-too-short",
-          "Reference too short",
+      throw new VoiceException(
+          VoiceException.Reason.REFERENCE_TOO_SHORT,
           String.format(
               java.util.Locale.ROOT,
               "voice_file holds %.3f s of audio; at least %.1f s of speech is needed",
@@ -457,10 +437,8 @@ public class VoiceService {
       peak = Math.max(peak, Math.abs(s));
     }
     if (peak < 1e-3f) {
-      throw new ApiException(
-          HttpStatus.UNPROCESSABLE_CONTENT,
-          "reference-silent",
-          "Reference is silent",
+      throw new VoiceException(
+          VoiceException.Reason.REFERENCE_SILENT,
           "voice_file holds only silence; send a recording of the voice to clone");
     }
   }

@@ -38,10 +38,11 @@ class ModelNotReadyTest extends ServerTest {
     try {
       notStarted.defaultBundle();
       throw new AssertionError("expected a 503");
-    } catch (ErrorResponseException e) {
-      assertThat(e.getStatusCode().value()).isEqualTo(503);
-      assertThat(e.getHeaders().getFirst("Retry-After")).isNotBlank();
-      assertThat(e.getBody().getType().toString()).isEqualTo("/problems/model-not-ready");
+    } catch (dev.pockettts.server.synthesis.SynthesisException.ModelNotReady e) {
+      ErrorResponseException p = ProblemAdvice.toProblem(e);
+      assertThat(p.getStatusCode().value()).isEqualTo(503);
+      assertThat(p.getHeaders().getFirst("Retry-After")).isNotBlank();
+      assertThat(p.getBody().getType().toString()).isEqualTo("/problems/model-not-ready");
     }
   }
 }

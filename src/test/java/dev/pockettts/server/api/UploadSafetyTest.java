@@ -20,9 +20,15 @@ import org.springframework.test.context.TestPropertySource;
  * else that names another file never makes FFmpeg read that file, and a missing target answers as
  * an existing one does (no oracle). Each case uses a real file of the test's own as the target.
  */
-@TestPropertySource(
-    properties = {"VOICE_DIR=target/test-voice-upload", "VOICES_DIR=target/test-voices-upload"})
+@TestPropertySource(properties = {"VOICE_DIR=target/test-voice-upload"})
 class UploadSafetyTest extends ServerTest {
+
+  @org.springframework.test.context.DynamicPropertySource
+  static void library(org.springframework.test.context.DynamicPropertyRegistry registry)
+      throws java.io.IOException {
+    Path library = Files.createTempDirectory("pockettts-upload-test-voices");
+    registry.add("VOICES_DIR", library::toString);
+  }
 
   static final Path SPEECH = Path.of("src/test/resources/audio/speech.wav");
 
