@@ -244,6 +244,16 @@ public final class PocketTtsEngine implements AutoCloseable {
    * usual.
    */
   public List<TextChunk> chunk(String text, GenerationParams params) {
+    return chunk(text, params, java.util.function.UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #chunk(String, GenerationParams)}, with {@code prepare} applied to each piece of text
+   * between pause markers (text normalisation): the markers are taken out first, so nothing can
+   * rewrite them.
+   */
+  public List<TextChunk> chunk(
+      String text, GenerationParams params, java.util.function.UnaryOperator<String> prepare) {
     int maxTokens =
         params.maxTokensPerChunk() != null
             ? params.maxTokensPerChunk()
@@ -257,14 +267,14 @@ public final class PocketTtsEngine implements AutoCloseable {
             params.maxCharsPerChunk());
     java.util.regex.Matcher m = PAUSE.matcher(text);
     if (!m.find()) {
-      return chunker.split(text);
+      return chunker.split(prepare.apply(text));
     }
     List<TextChunk> chunks = new ArrayList<>();
     int from = 0;
     do {
       String before = text.substring(from, m.start());
       if (!before.isBlank()) {
-        chunks.addAll(chunker.split(before));
+        chunks.addAll(chunker.split(prepare.apply(before)));
       }
       double amount = Double.parseDouble(m.group(1));
       double millis = m.group(2).equalsIgnoreCase("s") ? amount * 1000 : amount;
@@ -277,7 +287,7 @@ public final class PocketTtsEngine implements AutoCloseable {
     } while (m.find());
     String rest = text.substring(from);
     if (!rest.isBlank()) {
-      chunks.addAll(chunker.split(rest));
+      chunks.addAll(chunker.split(prepare.apply(rest)));
     }
     return chunks;
   }

@@ -67,11 +67,12 @@ public class TtsService {
    */
   public List<TextChunk> prepare(
       PocketTtsEngine engine, String script, AudioFormat format, double speed, boolean normalize) {
-    String text =
-        normalize && Language.ENGLISH.equals(engine.config().languageFamily())
-            ? NORMALIZER.normalize(script)
-            : script;
-    List<TextChunk> chunks = engine.chunk(text, settings.generation());
+    boolean english = normalize && Language.ENGLISH.equals(engine.config().languageFamily());
+    List<TextChunk> chunks =
+        engine.chunk(
+            script,
+            settings.generation(),
+            english ? NORMALIZER::normalize : java.util.function.UnaryOperator.identity());
     long least = engine.minimumSamples(chunks, settings.generation());
     if (least > maxSamples(engine)) {
       throw new SynthesisException.AudioTooLong(

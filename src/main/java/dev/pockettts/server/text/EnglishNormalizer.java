@@ -86,7 +86,7 @@ public final class EnglishNormalizer {
     t = replace(t, PERCENT, m -> number(m.group(1)) + " percent");
     t = replace(t, DATE, this::date);
     t = replace(t, TIME, this::time);
-    t = replace(t, ORDINAL, m -> ordinal(Long.parseLong(m.group(1).replace(",", ""))));
+    t = replace(t, ORDINAL, m -> ordinal(m.group(1).replace(",", "")));
     t = replace(t, YEAR, m -> m.group(1) + " " + year(Integer.parseInt(m.group(2))));
     t = replace(t, ABBREVIATION, m -> ABBREVIATIONS.get(m.group(1)));
     t =
@@ -126,8 +126,8 @@ public final class EnglishNormalizer {
           case "£" -> "pound";
           default -> "euro";
         };
-    long whole = Long.parseLong(m.group(2).replace(",", ""));
-    String out = cardinal(whole) + " " + unit + (whole == 1 ? "" : "s");
+    String digits = m.group(2).replace(",", "");
+    String out = whole(digits) + " " + unit + (digits.matches("0*1") ? "" : "s");
     if (m.group(3) != null && !m.group(3).equals("00")) {
       int cents = Integer.parseInt(m.group(3));
       String small =
@@ -185,12 +185,31 @@ public final class EnglishNormalizer {
     String plain = digits.replace(",", "");
     int dot = plain.indexOf('.');
     if (dot < 0) {
-      return plain.length() > 15 ? digitByDigit(plain) : cardinal(Long.parseLong(plain));
+      return whole(plain);
     }
-    String whole = plain.substring(0, dot);
-    String wholeWords = whole.length() > 15 ? digitByDigit(whole) : cardinal(Long.parseLong(whole));
-    return wholeWords + " point " + digitByDigit(plain.substring(dot + 1));
+    return whole(plain.substring(0, dot)) + " point " + digitByDigit(plain.substring(dot + 1));
   }
+
+  /**
+   * A whole number of any length: by ICU's rules up to 15 digits (under a thousand trillion), digit
+   * by digit beyond, where a listener would not follow the words anyway.
+   */
+  private String whole(String digits) {
+    return digits.length() > MAX_SPELLED_DIGITS
+        ? digitByDigit(digits)
+        : cardinal(Long.parseLong(digits));
+  }
+
+  /** An ordinal of any length: the 21st, or digit by digit with the last one ordinal. */
+  private String ordinal(String digits) {
+    if (digits.length() <= MAX_SPELLED_DIGITS) {
+      return ordinal(Long.parseLong(digits));
+    }
+    int last = digits.length() - 1;
+    return digitByDigit(digits.substring(0, last)) + " " + ordinal(digits.charAt(last) - '0');
+  }
+
+  private static final int MAX_SPELLED_DIGITS = 15;
 
   private String digitByDigit(String digits) {
     StringBuilder b = new StringBuilder();

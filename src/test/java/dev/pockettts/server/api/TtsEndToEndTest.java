@@ -131,6 +131,30 @@ class TtsEndToEndTest extends ServerTest {
     return AudioCheck.wavSamples(r.body()).length;
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"[pause:1.5s]", "[pause:1500ms]", "[PAUSE:1.50s]", "[pause: 1.5 s]"})
+  void pauseMarkersAreTakenOutBeforeNormalisationSoDecimalsAreNotReadAloud(String marker)
+      throws Exception {
+    String script = "Ready? " + marker + " Go!";
+    int normalized = wavLength("{\"script\":\"" + script + "\",\"format\":\"wav\"}");
+    int asSent =
+        wavLength("{\"script\":\"" + script + "\",\"format\":\"wav\",\"normalize\":false}");
+    int ready = wavLength("{\"script\":\"Ready?\",\"format\":\"wav\"}");
+    int go = wavLength("{\"script\":\"Go!\",\"format\":\"wav\"}");
+    assertThat(normalized).isEqualTo(ready + 36_000 + go); // 1.5 s of silence, nothing spoken
+    assertThat(asSent).isEqualTo(normalized);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"[pause:10.0001s]", "[pause:10.5s]", "[pause:10000.4ms]"})
+  void aDecimalPauseJustOverTenSecondsIsRefusedAlsoWithNormalisation(String marker)
+      throws Exception {
+    ServerHarness.assertProblem(
+        server.postJson("/tts", "{\"script\":\"Hi. " + marker + " Bye.\",\"format\":\"wav\"}"),
+        400,
+        "invalid-script");
+  }
+
   @Test
   void aPauseMarkerAddsSilenceAndATooLongOneIsAProblem() throws Exception {
     HttpResponse<byte[]> r =

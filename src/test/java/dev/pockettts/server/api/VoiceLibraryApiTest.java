@@ -303,4 +303,101 @@ class VoiceLibraryApiTest extends ServerTest {
       return files.map(p -> p.getFileName().toString()).sorted().toList();
     }
   }
+
+  /** A safetensors file from a header and the data after it. */
+  static byte[] safetensors(String header, byte[] data) {
+    byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    java.nio.ByteBuffer b =
+        java.nio.ByteBuffer.allocate(8 + h.length + data.length)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.putLong(h.length).put(h).put(data);
+    return b.array();
+  }
+
+  static byte[] floats(int n, float fill) {
+    java.nio.ByteBuffer b =
+        java.nio.ByteBuffer.allocate(n * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < n; i++) {
+      b.putFloat(fill);
+    }
+    return b.array();
+  }
+
+  static String prompt(String shape, int bytes) {
+    return "{\"audio_prompt\":{\"dtype\":\"F32\",\"shape\":"
+        + shape
+        + ",\"data_offsets\":[0,"
+        + bytes
+        + "]}}";
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {
+        "shape-object",
+        "shape-overflow",
+        "shape-negative",
+        "shape-fraction",
+        "prompt-empty",
+        "prompt-huge",
+        "prompt-fills-cache",
+        "prompt-nan",
+        "prompt-infinite",
+        "kv-nan",
+        "kv-infinite",
+        "kv-offset-huge"
+      })
+  void anImportThatCannotSpeakIsRefusedWithTheReason(String kind) throws Exception {
+    byte[] file =
+        switch (kind) {
+          case "shape-object" -> safetensors(prompt("{\"a\":1}", 64), floats(16, 0));
+          case "shape-overflow" ->
+              safetensors(
+                  "{\"x/cache\":{\"dtype\":\"F32\",\"shape\":[2,1,2305843009213693952,2,4],"
+                      + "\"data_offsets\":[0,64]}}",
+                  floats(16, 0));
+          case "shape-negative" -> safetensors(prompt("[1,-1,16]", 64), floats(16, 0));
+          case "shape-fraction" -> safetensors(prompt("[1,1.5,16]", 64), floats(16, 0));
+          case "prompt-empty" -> safetensors(prompt("[1,0,16]", 0), new byte[0]);
+          case "prompt-huge" ->
+              safetensors(prompt("[1,4611686018427387904,16]", 64), floats(16, 0));
+          case "prompt-fills-cache" ->
+              safetensors(prompt("[1,510,16]", 510 * 64), floats(510 * 16, 0.1f));
+          case "prompt-nan" -> safetensors(prompt("[1,4,16]", 256), floats(64, Float.NaN));
+          case "prompt-infinite" ->
+              safetensors(prompt("[1,4,16]", 256), floats(64, Float.POSITIVE_INFINITY));
+          default -> damagedExport(kind);
+        };
+    String name = newName();
+    HttpResponse<byte[]> r = importRaw(name, file);
+    assertProblem(r, 422, "invalid-voice-file");
+    String detail = json(r).path("detail").asString();
+    assertThat(detail).doesNotContain("pockettts-import").doesNotContain("/tmp");
+    assertThat(detail.length()).isGreaterThan(40); // says why
+    assertProblem(getWithKey("/voices/" + name), 404, "voice-not-found");
+    // and the server still speaks
+    ttsWav("alba");
+  }
+
+  /** alba's exported state with its first value (or its offset) made unusable. */
+  private byte[] damagedExport(String kind) throws Exception {
+    byte[] alba = export("alba").body();
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(alba).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int headerLength = (int) b.getLong(0);
+    JsonNode header =
+        ServerHarness.JSON.readTree(java.util.Arrays.copyOfRange(alba, 8, 8 + headerLength));
+    int data = 8 + headerLength;
+    for (var field : header.properties()) {
+      long begin = field.getValue().path("data_offsets").get(0).asLong();
+      if (kind.equals("kv-offset-huge") && field.getKey().endsWith("/offset")) {
+        b.putLong(data + (int) begin, (1L << 32) + 3); // wraps to 3 if read as an int
+        return alba;
+      }
+      if (!kind.equals("kv-offset-huge") && field.getKey().endsWith("/cache")) {
+        b.putFloat(data + (int) begin, kind.equals("kv-nan") ? Float.NaN : Float.NEGATIVE_INFINITY);
+        return alba;
+      }
+    }
+    throw new AssertionError("no tensor to damage");
+  }
 }

@@ -39,7 +39,20 @@ class EnglishNormalizerTest {
         "Visit www.kyutai.org.|Visit www dot kyutai dot org.",
         "Write to jane.doe@example.org please.|Write to jane dot doe at example dot org please.",
         "Salt & pepper.|Salt and pepper.",
-        "No numbers here.|No numbers here."
+        "No numbers here.|No numbers here.",
+        "The 999999999999999th time.|The nine hundred ninety-nine trillion nine hundred"
+            + " ninety-nine billion nine hundred ninety-nine million nine hundred ninety-nine"
+            + " thousand nine hundred ninety-ninth time.",
+        "The 12345678901234567890th time.|The one two three four five six seven eight nine zero"
+            + " one two three four five six seven eight nine zeroth time.",
+        "Pay $99999999999999999999 now.|Pay nine nine nine nine nine nine nine nine nine nine"
+            + " nine nine nine nine nine nine nine nine nine nine dollars now.",
+        "Only $0001 left.|Only one dollar left.",
+        "Count 123456789012345678901234567890 stars.|Count one two three four five six seven"
+            + " eight nine zero one two three four five six seven eight nine zero one two three"
+            + " four five six seven eight nine zero stars.",
+        "Up 99999999999999999999.5% today.|Up nine nine nine nine nine nine nine nine nine nine"
+            + " nine nine nine nine nine nine nine nine nine nine point five percent today."
       })
   void readsTextAloud(String written, String spoken) {
     assertThat(n.normalize(written)).isEqualTo(spoken);
