@@ -54,6 +54,17 @@ class InfoController {
     if (state == ModelService.State.FAILED) {
       body.put("error", models.error());
     }
+    ModelService.Retry retry = models.retry();
+    if (retry != null) {
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("failures", retry.failures());
+      r.put(
+          "next_attempt",
+          retry.nextAttempt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+      r.put("wait_seconds", retry.delay().toSeconds());
+      r.put("last_error", retry.lastError());
+      body.put("retry", r);
+    }
     DownloadProgress p = models.progress();
     if (!ready && p.totalBytes() > 0) {
       Map<String, Object> d = new LinkedHashMap<>();

@@ -174,6 +174,51 @@ public final class HubClient {
     }
   }
 
+  /**
+   * Why a connection failed, in words a user can act on (Java's own message is often null): the
+   * name does not resolve, no route, refused, timed out, TLS, or the connection dropped.
+   */
+  static String networkReason(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.UnknownHostException
+          || t instanceof java.nio.channels.UnresolvedAddressException) {
+        return "the host name does not resolve (DNS)";
+      }
+      if (t instanceof java.net.NoRouteToHostException) {
+        return "no route to the host (network down or unreachable)";
+      }
+      if (t instanceof java.net.http.HttpConnectTimeoutException
+          || t instanceof java.net.SocketTimeoutException
+          || t instanceof java.net.http.HttpTimeoutException) {
+        return "the connection timed out";
+      }
+      if (t instanceof javax.net.ssl.SSLException) {
+        return "the TLS handshake failed (" + t.getMessage() + ")";
+      }
+      if (t instanceof java.net.ConnectException) {
+        String m = t.getMessage();
+        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no route")) {
+          return "no route to the host (network down or unreachable)";
+        }
+        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("timed out")) {
+          return "the connection timed out";
+        }
+        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("refused")) {
+          return "the connection was refused";
+        }
+      }
+    }
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.ConnectException) {
+        return "the connection was refused";
+      }
+      if (t.getMessage() != null) {
+        return t.getMessage();
+      }
+    }
+    return e.getClass().getSimpleName();
+  }
+
   private HttpResponse<InputStream> open(URI url, long from) {
     URI current = url;
     for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -193,7 +238,7 @@ public final class HubClient {
       } catch (IOException e) {
         throw new ModelFileException(
             ModelFileException.Reason.NETWORK,
-            "cannot reach " + current.getHost() + ": " + e.getMessage(),
+            "cannot reach " + current.getHost() + ": " + networkReason(e),
             e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -5,6 +5,7 @@ import dev.pockettts.server.engine.EngineException;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.model.HubClient;
+import dev.pockettts.server.model.ModelFileException;
 import dev.pockettts.server.model.ModelSettings;
 import dev.pockettts.server.model.ModelStore;
 import dev.pockettts.server.system.ClientText;
@@ -83,23 +84,95 @@ public class ModelService implements DisposableBean {
   private volatile List<Bundle> bundles = List.of();
   private volatile String error;
 
+  /** First wait before a download is tried again after a network failure; it doubles each time. */
+  static final Duration FIRST_RETRY = Duration.ofSeconds(10);
+
+  /** Longest wait between two tries. */
+  static final Duration MAX_RETRY = Duration.ofMinutes(5);
+
+  private final Duration firstRetry;
+  private volatile Retry retry;
+  private volatile Thread loader;
+  private volatile boolean closed;
+
+  /**
+   * A download that failed for want of the network and will be tried again.
+   *
+   * @param failures network failures so far
+   * @param nextAttempt when the next try starts
+   * @param delay how long it waits for it (it doubles with each failure, up to 5 minutes)
+   * @param lastError why the last one failed (no server paths)
+   */
+  public record Retry(
+      int failures, java.time.Instant nextAttempt, Duration delay, String lastError) {}
+
+  @org.springframework.beans.factory.annotation.Autowired
   public ModelService(ServerSettings settings) {
+    this(settings, FIRST_RETRY, 5, Duration.ofSeconds(2));
+  }
+
+  /** With the waits of its own (the tests' short ones): between loads, and within a download. */
+  ModelService(
+      ServerSettings settings, Duration firstRetry, int downloadAttempts, Duration downloadDelay) {
     this.settings = settings;
+    this.firstRetry = firstRetry;
     HubClient hub =
         new HubClient(
-            settings.model().endpoint(), settings.model().token(), 5, Duration.ofSeconds(2));
+            settings.model().endpoint(), settings.model().token(), downloadAttempts, downloadDelay);
     List<ModelSettings> models = settings.models();
     this.stores = models.stream().map(m -> new ModelStore(m, hub, progress)).toList();
   }
 
   @EventListener(ApplicationReadyEvent.class)
   void startLoading() {
-    Thread t = new Thread(this::load, "model-loader");
+    Thread t = new Thread(this::loadUntilDone, "model-loader");
     t.setDaemon(true);
+    loader = t;
     t.start();
   }
 
-  private void load() {
+  /**
+   * Loads the models; a download that fails for want of the network (no route, DNS, refused, timed
+   * out) is tried again and again, after a wait that doubles from 10 s up to 5 minutes, while
+   * {@code /health} shows the next attempt. Any other failure is final.
+   */
+  private void loadUntilDone() {
+    Duration wait = firstRetry;
+    int failures = 0;
+    while (!closed) {
+      try {
+        loadOnce();
+        return;
+      } catch (ModelFileException e) {
+        failures++;
+        String why = ClientText.fileNamesOnly(e.getMessage());
+        java.time.Instant next = java.time.Instant.now().plus(wait);
+        retry = new Retry(failures, next, wait, why);
+        log.warn(
+            "The model download failed ({}); trying again in {} s (failure {})",
+            e.getMessage(),
+            wait.toSeconds(),
+            failures);
+        try {
+          Thread.sleep(wait.toMillis());
+        } catch (InterruptedException ie) {
+          return;
+        }
+        wait = wait.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : wait.multipliedBy(2);
+      }
+    }
+  }
+
+  /** Null unless a download is waiting to be tried again. */
+  public Retry retry() {
+    return state == State.DOWNLOADING ? retry : null;
+  }
+
+  /**
+   * One attempt, which ends ready or failed for good; a network failure of a download is thrown,
+   * for the caller to try again.
+   */
+  private void loadOnce() {
     List<Bundle> loaded = new ArrayList<>();
     String current = stores.get(0).bundle();
     try {
@@ -122,13 +195,26 @@ public class ModelService implements DisposableBean {
         }
       }
       bundles = List.copyOf(loaded);
+      retry = null;
       state = State.READY;
+    } catch (ModelFileException e) {
+      if (e.reason() == ModelFileException.Reason.NETWORK) {
+        loaded.forEach(b -> b.engine().close());
+        throw e;
+      }
+      fail(e, current, loaded);
     } catch (RuntimeException e) {
-      loaded.forEach(b -> b.engine().close());
-      error = (stores.size() > 1 ? "bundle " + current + ": " : "") + e.getMessage();
-      state = State.FAILED;
-      log.error("The model could not be loaded: {}", error);
+      fail(e, current, loaded);
     }
+  }
+
+  private void fail(RuntimeException e, String current, List<Bundle> loaded) {
+    loaded.forEach(b -> b.engine().close());
+    String why = (stores.size() > 1 ? "bundle " + current + ": " : "") + e.getMessage();
+    log.error("The model could not be loaded: {}", why);
+    error = ClientText.fileNamesOnly(why);
+    retry = null;
+    state = State.FAILED;
   }
 
   private Bundle load(ModelStore store, Path folder) {
@@ -139,7 +225,13 @@ public class ModelService implements DisposableBean {
       engine.close();
       throw new EngineException("the model failed its warm-up synthesis: " + e.getMessage(), e);
     }
-    Bundle b = new Bundle(engine.config().name(), store.bundle(), store, engine);
+    // the configured name is the bundle's only when it was fetched as that bundle: a MODELS_DIR
+    // that itself holds a model answers to the name its bundle.json gives, and to no other
+    String configured =
+        folder.getFileName() != null && folder.getFileName().toString().equals(store.bundle())
+            ? store.bundle()
+            : engine.config().name();
+    Bundle b = new Bundle(engine.config().name(), configured, store, engine);
     if (b.cloningProblem() != null) {
       log.warn("{}", b.cloningProblem());
     }
@@ -233,6 +325,11 @@ public class ModelService implements DisposableBean {
 
   @Override
   public void destroy() {
+    closed = true;
+    Thread t = loader;
+    if (t != null && state != State.READY && state != State.FAILED) {
+      t.interrupt();
+    }
     bundles.forEach(b -> b.engine().close());
   }
 }

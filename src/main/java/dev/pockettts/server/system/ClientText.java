@@ -34,6 +34,20 @@ public final class ClientText {
         .strip();
   }
 
+  /**
+   * A message with every absolute path in it cut to its last part ({@code /srv/models/x/a.onnx}
+   * becomes {@code a.onnx}): the file is still named, the server's folders are not.
+   */
+  public static String fileNamesOnly(String message) {
+    if (message == null) {
+      return "";
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("(?<![\\w.:/])/(?:[^\\s:'\",;()/]+/)*([^\\s:'\",;()/]+)")
+            .matcher(message);
+    return m.replaceAll(r -> java.util.regex.Matcher.quoteReplacement(r.group(1)));
+  }
+
   /** The value as a message quotes it: at most 64 characters, never null. */
   public static String shown(String value) {
     if (value == null) {

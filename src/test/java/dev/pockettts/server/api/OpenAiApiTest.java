@@ -88,6 +88,24 @@ class OpenAiApiTest extends ServerTest {
   void theOfficialClientListsTheModels() {
     List<String> ids = client(KEY).models().list().data().stream().map(Model::id).toList();
     assertThat(ids).contains("tts-1", "tts-1-hd", "pocket-tts", "tiny_english");
+    // MODELS_DIR holds the tiny model itself: the configured bundle name is not loaded
+    assertThat(ids).doesNotContain("english_2026-04");
+  }
+
+  @Test
+  void anUnknownModelNamesOnlyTheLoadedOnes() throws Exception {
+    var r =
+        server.postJson(
+            "/v1/audio/speech",
+            "{\"model\":\"english_2026-04\",\"input\":\"Hi.\",\"voice\":\"alloy\"}");
+    assertThat(r.statusCode()).isEqualTo(400);
+    String message = ServerHarness.json(r).path("error").path("message").asString();
+    assertThat(message)
+        .contains("tiny_english")
+        .doesNotContain("english_2026-04\"")
+        .doesNotContain(", english_2026-04");
+    assertThat(ServerHarness.json(r).path("error").path("code").asString())
+        .isEqualTo("unknown-model");
   }
 
   @Test
