@@ -19,7 +19,7 @@ import org.springframework.web.context.request.async.AsyncRequestNotUsableExcept
  * complete. Uses Tomcat's own "close now" action; elsewhere it does nothing and the failure is left
  * to the container.
  */
-final class ConnectionAbort {
+public final class ConnectionAbort {
 
   private static final Logger log = LoggerFactory.getLogger(ConnectionAbort.class);
 
@@ -54,7 +54,7 @@ final class ConnectionAbort {
     return false;
   }
 
-  static void closeNow(ServletResponse response, Throwable cause) {
+  public static void closeNow(ServletResponse response, Throwable cause) {
     ServletResponse r = response;
     while (r instanceof ServletResponseWrapper w) {
       r = w.getResponse();

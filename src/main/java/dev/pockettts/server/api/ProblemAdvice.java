@@ -3,6 +3,7 @@ package dev.pockettts.server.api;
 import dev.pockettts.server.audio.Ffmpeg;
 import dev.pockettts.server.engine.CloningUnavailableException;
 import dev.pockettts.server.engine.InvalidTextException;
+import dev.pockettts.server.security.BodyDeadlineValve;
 import dev.pockettts.server.storage.StorageException;
 import dev.pockettts.server.synthesis.SynthesisException;
 import dev.pockettts.server.voice.VoiceException;
@@ -203,6 +204,9 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(Exception.class)
   ResponseEntity<Object> unexpected(Exception e, WebRequest request) {
+    if (bodyTimedOut(e)) {
+      return bodyTimeout(e, request);
+    }
     abortIfCommitted(e, request);
     log.error("Request failed", e);
     return problem(
@@ -230,12 +234,36 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
         request);
   }
 
+  /** Whether a failure comes from a request body that did not arrive within BODY_TIMEOUT. */
+  private static boolean bodyTimedOut(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BodyDeadlineValve.BodyTimeoutException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private ResponseEntity<Object> bodyTimeout(Exception e, WebRequest request) {
+    log.info("A request body did not arrive in time: {}", e.toString());
+    return problem(
+        new ApiException(
+            HttpStatus.REQUEST_TIMEOUT,
+            "body-timeout",
+            "Request body too slow",
+            "the request body did not arrive within BODY_TIMEOUT; send it at once"),
+        request);
+  }
+
   @Override
   protected ResponseEntity<Object> handleHttpMessageNotReadable(
       HttpMessageNotReadableException ex,
       HttpHeaders headers,
       HttpStatusCode status,
       WebRequest request) {
+    if (bodyTimedOut(ex)) {
+      return bodyTimeout(ex, request);
+    }
     return problem(
         ApiException.badRequest(
             "malformed-request",
@@ -246,6 +274,10 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(MultipartException.class)
   ResponseEntity<Object> multipart(MultipartException e, WebRequest request) {
+    if (bodyTimedOut(e)
+        || request.getAttribute(BodyDeadlineValve.TIMED_OUT, WebRequest.SCOPE_REQUEST) != null) {
+      return bodyTimeout(e, request);
+    }
     return problem(
         ApiException.badRequest(
             "malformed-multipart",

@@ -21,6 +21,13 @@ class WebPageConfiguration implements WebMvcConfigurer {
           + " connect-src 'self' blob:; img-src 'self' data:; object-src 'none'; base-uri 'none';"
           + " frame-ancestors 'none'; form-action 'self'";
 
+  /**
+   * The API description pages (Swagger UI) get the same headers; their policy also allows the
+   * inline styles Swagger UI sets on its elements.
+   */
+  static final String DOCS_POLICY =
+      POLICY.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';");
+
   @Override
   public void addViewControllers(ViewControllerRegistry registry) {
     registry.addViewController("/ui").setViewName("forward:/ui/index.html");
@@ -35,12 +42,15 @@ class WebPageConfiguration implements WebMvcConfigurer {
               @Override
               public boolean preHandle(
                   HttpServletRequest request, HttpServletResponse response, Object handler) {
-                response.setHeader("Content-Security-Policy", POLICY);
+                String path = request.getRequestURI();
+                response.setHeader(
+                    "Content-Security-Policy", path.startsWith("/ui") ? POLICY : DOCS_POLICY);
                 response.setHeader("X-Content-Type-Options", "nosniff");
                 response.setHeader("Referrer-Policy", "no-referrer");
                 return true;
               }
             })
-        .addPathPatterns("/ui", "/ui/", "/ui/**");
+        .addPathPatterns(
+            "/ui", "/ui/", "/ui/**", "/docs", "/docs/**", "/swagger-ui/**", "/v3/api-docs/**");
   }
 }

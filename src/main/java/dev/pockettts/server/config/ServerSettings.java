@@ -30,6 +30,9 @@ import java.util.function.Function;
  * @param voiceLibraryMax most voices the library keeps ({@code VOICE_LIBRARY_MAX})
  * @param maxVoiceFileBytes largest voice-state file {@code POST /voices/import} takes as a raw body
  *     ({@code MAX_VOICE_FILE_MB})
+ * @param authFailuresPerMinute failed authentications a client address may make a minute before its
+ *     requests get 429 ({@code AUTH_FAILURES_PER_MINUTE}; 0 turns it off)
+ * @param bodyTimeout longest time a request body may take to arrive ({@code BODY_TIMEOUT})
  * @param maxAudioSeconds most audio one request may produce, pauses included ({@code
  *     MAX_AUDIO_SECONDS})
  */
@@ -52,6 +55,8 @@ public record ServerSettings(
     Duration voiceRetention,
     long voiceDirMaxBytes,
     int rateLimitPerMinute,
+    int authFailuresPerMinute,
+    Duration bodyTimeout,
     List<String> bundles,
     Path voicesDir,
     int voiceLibraryMax,
@@ -183,6 +188,8 @@ public record ServerSettings(
             "VOICE_DIR_MAX_BYTES",
             (long) r.integer("VOICE_DIR_MAX_MB", 1024, 1, Integer.MAX_VALUE) * 1024 * 1024),
         r.integer("RATE_LIMIT_PER_MINUTE", 0, 0, 1_000_000),
+        r.integer("AUTH_FAILURES_PER_MINUTE", 10, 0, 1_000_000),
+        r.duration("BODY_TIMEOUT", Duration.ofSeconds(120)),
         List.copyOf(bundles),
         r.path("VOICES_DIR", "voices"),
         r.integer("VOICE_LIBRARY_MAX", 200, 0, 1_000_000),

@@ -1,5 +1,7 @@
 package dev.pockettts.server.security;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pockettts.server.api.OpenAiErrors;
 import dev.pockettts.server.config.ServerSettings;
 import jakarta.servlet.FilterChain;
@@ -10,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.springframework.core.Ordered;
@@ -34,10 +37,16 @@ class ApiKeyFilter extends OncePerRequestFilter {
   private final byte[] keyDigest;
   private final int perMinute;
   private final RateLimiter rateLimiter;
+  private final int failuresPerMinute;
+
+  /** Failed authentications per client address (bounded: the addresses seen lately). */
+  private final Cache<String, RateLimiter> failures =
+      Caffeine.newBuilder().maximumSize(100_000).expireAfterAccess(Duration.ofMinutes(10)).build();
 
   ApiKeyFilter(ServerSettings settings) {
     this.perMinute = settings.rateLimitPerMinute();
     this.rateLimiter = perMinute > 0 ? new RateLimiter(perMinute, System.nanoTime()) : null;
+    this.failuresPerMinute = settings.authFailuresPerMinute();
     this.keyDigest =
         settings.authDisabled() || settings.apiKey() == null ? null : digest(settings.apiKey());
   }
@@ -45,8 +54,20 @@ class ApiKeyFilter extends OncePerRequestFilter {
   @Override
   protected boolean shouldNotFilter(HttpServletRequest request) {
     String path = request.getRequestURI().substring(request.getContextPath().length());
-    return keyDigest == null
-        || path.equals("/")
+    if (keyDigest == null) {
+      return true;
+    }
+    // an open path only as written plainly: a dot segment, an encoded character, a parameter or a
+    // doubled slash could be read as another path by whatever handles it next
+    if (path.contains("/.")
+        || path.contains("%")
+        || path.contains(";")
+        || path.contains("//")
+        || path.contains("\\")) {
+      return false;
+    }
+    return path.equals("/")
+        || path.equals("/favicon.ico")
         || path.equals("/health")
         || path.startsWith("/voice/")
         || path.equals("/error")
@@ -64,6 +85,24 @@ class ApiKeyFilter extends OncePerRequestFilter {
   protected void doFilterInternal(
       HttpServletRequest request, HttpServletResponse response, FilterChain chain)
       throws ServletException, IOException {
+    String client = request.getRemoteAddr();
+    RateLimiter failed = failuresPerMinute > 0 ? failures.getIfPresent(client) : null;
+    long blocked = failed == null ? 0 : failed.peek(System.nanoTime());
+    if (blocked > 0) {
+      // no key is checked from an address over its failures, or guessing would go on unhindered
+      refuse(request, response);
+      response.setStatus(429);
+      response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(blocked));
+      writeProblem(
+          response,
+          request,
+          "rate-limited",
+          "Too many failed authentications",
+          "this address sent a wrong or missing key too often (AUTH_FAILURES_PER_MINUTE); retry in "
+              + blocked
+              + " s");
+      return;
+    }
     String presented = presentedKey(request);
     if (presented != null && MessageDigest.isEqual(keyDigest, digest(presented))) {
       long wait = rateLimiter == null ? 0 : rateLimiter.tryAcquire(System.nanoTime());
@@ -85,6 +124,12 @@ class ApiKeyFilter extends OncePerRequestFilter {
       chain.doFilter(request, response);
       return;
     }
+    if (failuresPerMinute > 0 && presented != null) {
+      // a wrong key is a guess; a request without one (a browser's favicon) is not
+      long now = System.nanoTime();
+      failures.get(client, k -> new RateLimiter(failuresPerMinute, now)).tryAcquire(now);
+    }
+    refuse(request, response);
     response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
     response.setHeader(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
     writeProblem(
@@ -95,6 +140,17 @@ class ApiKeyFilter extends OncePerRequestFilter {
         presented == null
             ? "send the API key in the API_KEY header (or X-API-Key, or Authorization: Bearer <key>)"
             : "the API key is not valid");
+  }
+
+  /**
+   * A refused request's body is never asked for (no {@code 100 Continue}: Tomcat sends it only on a
+   * read) nor read afterwards: the connection closes after the answer.
+   */
+  private static void refuse(HttpServletRequest request, HttpServletResponse response) {
+    if (request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null) {
+      TomcatRequests.dontReadBody(request);
+      response.setHeader(HttpHeaders.CONNECTION, "close");
+    }
   }
 
   private static void writeProblem(

@@ -18,6 +18,12 @@ final class RateLimiter {
     this.last = now;
   }
 
+  /** 0 when a request could go now (nothing is taken), else the seconds to wait (at least 1). */
+  synchronized long peek(long now) {
+    double t = Math.min(capacity, tokens + (now - last) * perNano);
+    return t >= 1 ? 0 : Math.max(1, (long) Math.ceil((1 - t) / perNano / 1e9));
+  }
+
   /** 0 when the request may go now, else the seconds to wait (at least 1). */
   synchronized long tryAcquire(long now) {
     tokens = Math.min(capacity, tokens + (now - last) * perNano);
