@@ -202,6 +202,21 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
         request);
   }
 
+  /**
+   * Out of memory is over capacity: the work is refused for now (503 with Retry-After), and the
+   * server goes on with the memory the failed work held.
+   */
+  @ExceptionHandler(OutOfMemoryError.class)
+  ResponseEntity<Object> outOfMemory(OutOfMemoryError e, WebRequest request) {
+    abortIfCommitted(new IllegalStateException(e), request);
+    log.error("Out of memory while handling a request; it is refused with a 503: {}", e.toString());
+    return problem(
+        toProblem(
+            new SynthesisException.Busy(
+                "the server has no memory free for this request now; try again shortly", 10)),
+        request);
+  }
+
   @ExceptionHandler(Exception.class)
   ResponseEntity<Object> unexpected(Exception e, WebRequest request) {
     if (bodyTimedOut(e)) {

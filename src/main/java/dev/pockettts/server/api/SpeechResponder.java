@@ -105,6 +105,9 @@ class SpeechResponder {
             .header(SERVER_TIMING, timing)
             .body(out -> out.write(json));
       }
+      if (isHttp10()) {
+        return whole(slot, engine, chunks, voice, format, speed, events, prepared - start);
+      }
       StreamingResponseBody body =
           out -> {
             // Spring hands a stream that ignores flush(); the encoders' flushes must reach the
@@ -161,5 +164,77 @@ class SpeechResponder {
       slot.close();
       throw e;
     }
+  }
+
+  private static boolean isHttp10() {
+    return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
+            instanceof org.springframework.web.context.request.ServletRequestAttributes a
+        && "HTTP/1.0".equals(a.getRequest().getProtocol());
+  }
+
+  /**
+   * HTTP/1.0 has no chunked encoding, so a client could not tell a cut stream from a complete one:
+   * the audio is made first, into a temporary file, and sent with its Content-Length; a failure
+   * before then is a problem response.
+   */
+  private ResponseEntity<StreamingResponseBody> whole(
+      SynthesisLimiter.Slot slot,
+      PocketTtsEngine engine,
+      List<TextChunk> chunks,
+      VoiceState voice,
+      AudioFormat format,
+      double speed,
+      SpeechEvents events,
+      long prepareNanos)
+      throws IOException {
+    java.nio.file.Path tmp = java.nio.file.Files.createTempFile("pockettts-whole-", ".audio");
+    try {
+      try (slot;
+          java.io.OutputStream file =
+              new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(tmp))) {
+        long timeout = slot.remainingMillis();
+        if (events == null) {
+          tts.stream(engine, chunks, voice, format, speed, file, timeout);
+        } else {
+          events.stream(
+              file, sink -> tts.stream(engine, chunks, voice, format, speed, sink, timeout));
+        }
+      }
+      if (format == AudioFormat.WAV && events == null) {
+        dev.pockettts.server.audio.WavEncoder.fixHeader(tmp, engine.sampleRate());
+      }
+    } catch (IOException | RuntimeException e) {
+      java.nio.file.Files.deleteIfExists(tmp);
+      throw e;
+    }
+    long size = java.nio.file.Files.size(tmp);
+    StreamingResponseBody body =
+        out -> {
+          try {
+            java.nio.file.Files.copy(tmp, out);
+          } finally {
+            java.nio.file.Files.deleteIfExists(tmp);
+          }
+        };
+    return ResponseEntity.ok()
+        .contentType(
+            MediaType.parseMediaType(
+                events == null ? format.contentType() : MediaType.TEXT_EVENT_STREAM_VALUE))
+        .contentLength(size)
+        .header(
+            HttpHeaders.CONTENT_DISPOSITION,
+            ContentDisposition.attachment()
+                .filename("speech." + format.extension())
+                .build()
+                .toString())
+        .header(HttpHeaders.CACHE_CONTROL, "no-store")
+        .header(
+            SERVER_TIMING,
+            String.format(
+                Locale.ROOT,
+                "queue;dur=%.1f, prepare;dur=%.1f",
+                slot.waitedNanos() / 1e6,
+                prepareNanos / 1e6))
+        .body(body);
   }
 }

@@ -114,12 +114,11 @@ class TtsController {
           "Missing voice file",
           "the form must hold a voice_file part with the reference audio");
     }
-    byte[] upload = voiceFile.getBytes();
     tts.requireFfmpeg("decoding voice_file");
     return responder.respond(
         response,
         text,
-        timeout -> voices.cloned(upload, bundle, timeout),
+        timeout -> voices.cloned(bytes(voiceFile), bundle, timeout), // read inside the slot
         t == ReturnType.URL,
         f,
         tempo,
@@ -176,5 +175,13 @@ class TtsController {
           "unknown-format", "Unknown format", "format must be one of " + AudioFormat.names());
     }
     return f;
+  }
+
+  private static byte[] bytes(MultipartFile file) {
+    try {
+      return file.getBytes();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

@@ -72,11 +72,11 @@ class VoiceController {
       throw ApiException.badRequest(
           "missing-audio", "Missing audio", "the form must hold an audio part with the recording");
     }
-    byte[] upload = audio.getBytes();
     tts.requireFfmpeg("decoding audio");
     VoiceService.Description saved;
     try (SynthesisLimiter.Slot slot = limiter.acquire()) {
-      saved = voices.saveCloned(name, upload, bundle, slot.remainingMillis());
+      // the recording comes into memory only inside a worker slot
+      saved = voices.saveCloned(name, audio.getBytes(), bundle, slot.remainingMillis());
     }
     return created(saved);
   }
@@ -97,7 +97,9 @@ class VoiceController {
       throw ApiException.badRequest(
           "missing-file", "Missing file", "the form must hold a file part with the voice state");
     }
-    return created(voices.importState(name, file.getBytes(), bundle));
+    try (SynthesisLimiter.Slot slot = limiter.acquire()) {
+      return created(voices.importState(name, file.getBytes(), bundle));
+    }
   }
 
   @Operation(summary = "Save a voice from a raw KV-state safetensors body (?name=&consent=true)")
@@ -110,21 +112,27 @@ class VoiceController {
       throws IOException {
     requireConsent(consent);
     long max = settings.maxVoiceFileBytes();
-    byte[] data = body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
-    if (data.length > max) {
-      throw new ApiException(
-          HttpStatus.CONTENT_TOO_LARGE,
-          "voice-file-too-large",
-          "Voice file too large",
-          "the voice file is over MAX_VOICE_FILE_MB (" + max / (1024 * 1024) + " MB)");
+    // a worker slot before the body is read: the memory of imports is bounded like syntheses
+    try (SynthesisLimiter.Slot slot = limiter.acquire()) {
+      byte[] data = body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+      if (data.length > max) {
+        throw new ApiException(
+            HttpStatus.CONTENT_TOO_LARGE,
+            "voice-file-too-large",
+            "Voice file too large",
+            "the voice file is over MAX_VOICE_FILE_MB (" + max / (1024 * 1024) + " MB)");
+      }
+      return created(voices.importState(name, data, bundle));
     }
-    return created(voices.importState(name, data, bundle));
   }
 
   @Operation(summary = "A voice's state as KV-state safetensors, for the Python tools")
   @PostMapping("/voices/{id}/export")
   ResponseEntity<byte[]> export(@PathVariable String id) {
-    byte[] data = voices.export(id);
+    byte[] data;
+    try (SynthesisLimiter.Slot slot = limiter.acquire()) {
+      data = voices.export(id);
+    }
     return ResponseEntity.ok()
         .contentType(MediaType.APPLICATION_OCTET_STREAM)
         .header(

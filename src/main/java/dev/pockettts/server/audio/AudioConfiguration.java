@@ -1,6 +1,7 @@
 package dev.pockettts.server.audio;
 
 import dev.pockettts.server.config.ServerSettings;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -15,5 +16,40 @@ class AudioConfiguration {
   Ffmpeg ffmpeg(ServerSettings settings) {
     Ffmpeg.deleteStaleUploads();
     return Ffmpeg.locate(settings.ffmpegPath());
+  }
+
+  /**
+   * Kills what FFmpeg still runs once the web server's graceful shutdown has given requests their
+   * time, before the server itself stops: a request blocked on a hung FFmpeg then ends at once
+   * instead of holding the shutdown until its own deadline.
+   */
+  @Bean
+  SmartLifecycle ffmpegReaper() {
+    return new SmartLifecycle() {
+      private volatile boolean running;
+
+      @Override
+      public void start() {
+        running = true;
+      }
+
+      @Override
+      public void stop() {
+        running = false;
+        Ffmpeg.destroyAll();
+      }
+
+      @Override
+      public boolean isRunning() {
+        return running;
+      }
+
+      @Override
+      public int getPhase() {
+        // after WebServerGracefulShutdownLifecycle (DEFAULT_PHASE - 1024) stops, before
+        // WebServerStartStopLifecycle (DEFAULT_PHASE - 2048)
+        return SmartLifecycle.DEFAULT_PHASE - 1536;
+      }
+    };
   }
 }

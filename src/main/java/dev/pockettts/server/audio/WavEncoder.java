@@ -74,4 +74,13 @@ public final class WavEncoder implements PcmEncoder {
   public void close() {
     // the caller owns the stream
   }
+
+  /** A WAV file written whole gets its exact sizes (the streaming header has placeholders). */
+  public static void fixHeader(java.nio.file.Path file, int sampleRate) throws IOException {
+    try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+      long data = raf.length() - 44;
+      raf.seek(0);
+      raf.write(header(sampleRate, Math.max(0, data)));
+    }
+  }
 }

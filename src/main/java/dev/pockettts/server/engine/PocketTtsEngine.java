@@ -299,19 +299,25 @@ public final class PocketTtsEngine implements AutoCloseable {
    * the older {@code audio_prompt} safetensors of conditioning frames.
    */
   public VoiceState voiceFromFile(Path file) {
-    Map<String, Safetensors.Tensor> tensors;
+    byte[] bytes;
     try {
-      tensors = Safetensors.read(file);
+      bytes = Files.readAllBytes(file);
     } catch (IOException e) {
       throw new EngineException("cannot read voice file " + file + ": " + e.getMessage(), e);
     }
+    return voiceFromSafetensors(
+        java.nio.ByteBuffer.wrap(bytes), "voice file " + file.getFileName());
+  }
+
+  /** As {@link #voiceFromFile}, for the bytes of such a file; {@code what} names it in messages. */
+  public VoiceState voiceFromSafetensors(java.nio.ByteBuffer data, String what) {
+    Map<String, Safetensors.Tensor> tensors = Safetensors.parse(data, what);
     Safetensors.Tensor prompt = tensors.get("audio_prompt");
     if (prompt != null) {
       long[] s = prompt.shape();
       if (s.length != 3 || s[0] != 1 || s[1] < 1 || s[2] != flowLm.conditioningDim()) {
         throw new EngineException(
-            "voice file "
-                + file
+            what
                 + ": audio_prompt is "
                 + Arrays.toString(s)
                 + ", this model needs [1, T, "
@@ -320,8 +326,7 @@ public final class PocketTtsEngine implements AutoCloseable {
       }
       if (s[1] + 1 >= flowLm.capacity()) {
         throw new EngineException(
-            "voice file "
-                + file.getFileName()
+            what
                 + ": audio_prompt holds "
                 + s[1]
                 + " frames, the model's cache holds "
@@ -331,14 +336,12 @@ public final class PocketTtsEngine implements AutoCloseable {
       for (float f : frames) {
         if (!Float.isFinite(f)) {
           throw new EngineException(
-              "voice file "
-                  + file.getFileName()
-                  + ": audio_prompt holds a value that is not a finite number (NaN or infinity)");
+              what + ": audio_prompt holds a value that is not a finite number (NaN or infinity)");
         }
       }
       return voiceFromConditioning(frames, (int) s[1]);
     }
-    return flowLm.fromKvTensors(tensors, "voice file " + file.getFileName());
+    return flowLm.fromKvTensors(tensors, what);
   }
 
   /** A voice state from reference audio: mono float PCM at the model's sample rate. */

@@ -1,10 +1,7 @@
 package dev.pockettts.server.engine;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import tools.jackson.databind.JsonNode;
@@ -74,11 +71,6 @@ public final class Safetensors {
   }
 
   private Safetensors() {}
-
-  /** Reads every tensor of a file, keyed by name in file order. */
-  public static Map<String, Tensor> read(Path file) throws IOException {
-    return parse(ByteBuffer.wrap(Files.readAllBytes(file)), file.toString());
-  }
 
   /** Parses safetensors bytes; {@code what} names the source in error messages. */
   public static Map<String, Tensor> parse(ByteBuffer bytes, String what) {

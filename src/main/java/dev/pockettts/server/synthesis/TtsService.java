@@ -16,8 +16,6 @@ import dev.pockettts.server.system.TtsMetrics;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -143,7 +141,7 @@ public class TtsService {
                 }
               }
               if (format == AudioFormat.WAV) {
-                fixWavHeader(target.path(), engine.sampleRate());
+                WavEncoder.fixHeader(target.path(), engine.sampleRate());
               }
             });
     return new Saved(name, result.get());
@@ -222,14 +220,5 @@ public class TtsService {
         r.frames(),
         String.format("%.2f", r.realTimeFactor(engine.sampleRate())));
     return r;
-  }
-
-  /** A saved WAV file gets its exact sizes (the streaming header has placeholders). */
-  private static void fixWavHeader(Path file, int sampleRate) throws IOException {
-    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
-      long data = raf.length() - 44;
-      raf.seek(0);
-      raf.write(WavEncoder.header(sampleRate, Math.max(0, data)));
-    }
   }
 }

@@ -18,8 +18,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
@@ -288,27 +286,14 @@ public class VoiceService {
     if (file.length == 0) {
       throw invalidStateFile("the file is empty");
     }
-    Path tmp = null;
+    VoiceState state;
     try {
-      tmp = Files.createTempFile("pockettts-import-", ".safetensors");
-      Files.write(tmp, file);
-      VoiceState state;
-      try {
-        state = bundle.engine().voiceFromFile(tmp);
-        bundle.engine().requireRoomToSpeak(state, settings.generation());
-      } catch (EngineException | IllegalArgumentException e) {
-        throw invalidStateFile(
-            ClientText.withoutPaths(
-                String.valueOf(e.getMessage())
-                    .replace(tmp.toString(), "the file")
-                    .replace(tmp.getFileName().toString(), "the file")));
-      }
-      return store(id, "imported", new Voice(bundle, state));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } finally {
-      deleteQuietly(tmp);
+      state = bundle.engine().voiceFromSafetensors(java.nio.ByteBuffer.wrap(file), "the file");
+      bundle.engine().requireRoomToSpeak(state, settings.generation());
+    } catch (EngineException | IllegalArgumentException e) {
+      throw invalidStateFile(ClientText.withoutPaths(String.valueOf(e.getMessage())));
     }
+    return store(id, "imported", new Voice(bundle, state));
   }
 
   /** A voice's state as KV-state safetensors (the upstream format), built-in or saved. */
@@ -407,16 +392,6 @@ public class VoiceService {
     return new VoiceException(
         VoiceException.Reason.INVALID_VOICE_FILE,
         "the voice file is not a voice state this model can use: " + why);
-  }
-
-  private static void deleteQuietly(Path tmp) {
-    if (tmp != null) {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException ignored) {
-        // a temporary file the OS cleans up
-      }
-    }
   }
 
   /** Shortest reference that can carry a voice. */

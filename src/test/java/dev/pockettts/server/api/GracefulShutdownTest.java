@@ -52,4 +52,69 @@ class GracefulShutdownTest {
     assertThat(received).hasSameSizeAs(whole).isEqualTo(whole);
     assertThat(ctx.isActive()).isFalse();
   }
+
+  @Test
+  void anFfmpegThatHangsDoesNotOutliveTheServer() throws Exception {
+    java.nio.file.Path fake =
+        java.nio.file.Path.of("target/fake-ffmpeg/hanging-at-shutdown.sh").toAbsolutePath();
+    java.nio.file.Files.createDirectories(fake.getParent());
+    java.nio.file.Files.writeString(fake, "#!/bin/sh\nsleep 301\n");
+    java.nio.file.Files.setPosixFilePermissions(
+        fake, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    ConfigurableApplicationContext ctx =
+        new SpringApplicationBuilder(TtsApplication.class)
+            .properties(
+                "API_KEY=" + KEY,
+                "MODELS_DIR=src/test/resources/models/tiny-bundle",
+                "OFFLINE=true",
+                "FFMPEG_PATH=" + fake,
+                "REQUEST_TIMEOUT=10m",
+                "VOICE_DIR=target/test-voice-shutdown-ffmpeg")
+            .run("--server.port=0", "--spring.lifecycle.timeout-per-shutdown-phase=2s");
+    ServerHarness server =
+        new ServerHarness(Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port")));
+    server.awaitReady();
+    CompletableFuture<?> clone =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                server.postForm(
+                    "/tts/clone",
+                    new ServerHarness.Multipart()
+                        .field("script", "Hello.")
+                        .file(
+                            "voice_file",
+                            java.nio.file.Path.of("src/test/resources/audio/speech.wav")));
+              } catch (Exception e) {
+                // the server goes away under it
+              }
+            });
+    java.util.function.Supplier<Long> fakes =
+        () ->
+            ProcessHandle.current()
+                .descendants()
+                .filter(ProcessHandle::isAlive)
+                .filter(
+                    p ->
+                        p.info()
+                            .commandLine()
+                            .map(c -> c.contains("sleep 301") || c.contains(fake.toString()))
+                            .orElse(false))
+                .count();
+    long until = System.nanoTime() + 20_000_000_000L;
+    while (fakes.get() == 0 && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    assertThat(fakes.get()).as("the hanging FFmpeg runs").isPositive();
+    long closing = System.nanoTime();
+    ctx.close(); // what SIGTERM does: the graceful period, then the beans are destroyed
+    // the hung FFmpeg is killed once the 2 s graceful period is over, not at its own deadline
+    assertThat((System.nanoTime() - closing) / 1_000_000).isLessThan(15_000);
+    until = System.nanoTime() + 10_000_000_000L;
+    while (fakes.get() > 0 && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    assertThat(fakes.get()).as("FFmpeg children left").isZero();
+    clone.get(30, TimeUnit.SECONDS);
+  }
 }
