@@ -1,13 +1,11 @@
 package dev.pockettts.server.api;
 
 import dev.pockettts.server.audio.Ffmpeg;
+import dev.pockettts.server.system.TomcatObjects;
 import jakarta.servlet.ServletResponse;
-import jakarta.servlet.ServletResponseWrapper;
 import java.io.IOException;
-import java.lang.reflect.Field;
 import org.apache.catalina.connector.ClientAbortException;
 import org.apache.catalina.connector.Response;
-import org.apache.catalina.connector.ResponseFacade;
 import org.apache.coyote.ActionCode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,19 +53,13 @@ public final class ConnectionAbort {
   }
 
   public static void closeNow(ServletResponse response, Throwable cause) {
-    ServletResponse r = response;
-    while (r instanceof ServletResponseWrapper w) {
-      r = w.getResponse();
-    }
-    if (!(r instanceof ResponseFacade facade)) {
+    Response tomcat = TomcatObjects.response(response);
+    if (tomcat == null) {
       return;
     }
     try {
-      Field f = ResponseFacade.class.getDeclaredField("response");
-      f.setAccessible(true);
-      Response tomcat = (Response) f.get(facade);
       tomcat.getCoyoteResponse().action(ActionCode.CLOSE_NOW, cause);
-    } catch (ReflectiveOperationException | RuntimeException e) {
+    } catch (RuntimeException e) {
       log.debug("Cannot cut the connection: {}", e.toString());
     }
   }

@@ -141,25 +141,7 @@ class SpeechResponder {
               throw e;
             }
           };
-      return ResponseEntity.ok()
-          .contentType(
-              MediaType.parseMediaType(
-                  events == null ? format.contentType() : MediaType.TEXT_EVENT_STREAM_VALUE))
-          .header(
-              HttpHeaders.CONTENT_DISPOSITION,
-              ContentDisposition.attachment()
-                  .filename("speech." + format.extension())
-                  .build()
-                  .toString())
-          .header(HttpHeaders.CACHE_CONTROL, "no-store")
-          .header(
-              SERVER_TIMING,
-              String.format(
-                  Locale.ROOT,
-                  "queue;dur=%.1f, prepare;dur=%.1f",
-                  slot.waitedNanos() / 1e6,
-                  (prepared - start) / 1e6))
-          .body(body);
+      return audio(format, events, slot, prepared - start).body(body);
     } catch (IOException | RuntimeException e) {
       slot.close();
       throw e;
@@ -216,11 +198,16 @@ class SpeechResponder {
             java.nio.file.Files.deleteIfExists(tmp);
           }
         };
+    return audio(format, events, slot, prepareNanos).contentLength(size).body(body);
+  }
+
+  /** The headers of an audio answer: its type, a file name, no caching, the timings so far. */
+  private static ResponseEntity.BodyBuilder audio(
+      AudioFormat format, SpeechEvents events, SynthesisLimiter.Slot slot, long prepareNanos) {
     return ResponseEntity.ok()
         .contentType(
             MediaType.parseMediaType(
                 events == null ? format.contentType() : MediaType.TEXT_EVENT_STREAM_VALUE))
-        .contentLength(size)
         .header(
             HttpHeaders.CONTENT_DISPOSITION,
             ContentDisposition.attachment()
@@ -234,7 +221,6 @@ class SpeechResponder {
                 Locale.ROOT,
                 "queue;dur=%.1f, prepare;dur=%.1f",
                 slot.waitedNanos() / 1e6,
-                prepareNanos / 1e6))
-        .body(body);
+                prepareNanos / 1e6));
   }
 }

@@ -85,18 +85,7 @@ public record GenerationParams(
   }
 
   public GenerationParams withTemperature(Float t) {
-    return new GenerationParams(
-        t,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(b -> b.temperature = t);
   }
 
   public GenerationParams withTemperature(double t) {
@@ -104,122 +93,93 @@ public record GenerationParams(
   }
 
   public GenerationParams withSeed(Long s) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        s,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(b -> b.seed = s);
   }
 
   public GenerationParams withLsdSteps(int steps) {
-    return new GenerationParams(
-        temperature,
-        steps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(b -> b.lsdSteps = steps);
   }
 
   public GenerationParams withEosThreshold(float threshold) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        threshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(b -> b.eosThreshold = threshold);
   }
 
   public GenerationParams withFramesAfterEos(Integer frames) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        frames,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(b -> b.framesAfterEos = frames);
   }
 
   public GenerationParams withChunkLimits(Integer maxTokens, int maxChars) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokens,
-        maxChars,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(
+        b -> {
+          b.maxTokensPerChunk = maxTokens;
+          b.maxCharsPerChunk = maxChars;
+        });
   }
 
   public GenerationParams withDecoderBlocks(int first, int max) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        first,
-        max,
-        minFramesBeforeEos,
-        fadeIn);
+    return with(
+        b -> {
+          b.firstBlockFrames = first;
+          b.maxBlockFrames = max;
+        });
   }
 
   public GenerationParams withMinFramesBeforeEos(int frames) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        frames,
-        fadeIn);
+    return with(b -> b.minFramesBeforeEos = frames);
   }
 
   public GenerationParams withFadeIn(boolean on) {
-    return new GenerationParams(
-        temperature,
-        lsdSteps,
-        eosThreshold,
-        framesAfterEos,
-        maxTokensPerChunk,
-        maxCharsPerChunk,
-        seed,
-        firstBlockFrames,
-        maxBlockFrames,
-        minFramesBeforeEos,
-        on);
+    return with(b -> b.fadeIn = on);
+  }
+
+  /** A copy with {@code change} applied (and checked again). */
+  private GenerationParams with(java.util.function.Consumer<Copy> change) {
+    Copy c = new Copy(this);
+    change.accept(c);
+    return c.build();
+  }
+
+  /** The fields of a copy while it is changed. */
+  private static final class Copy {
+    Float temperature;
+    int lsdSteps;
+    float eosThreshold;
+    Integer framesAfterEos;
+    Integer maxTokensPerChunk;
+    int maxCharsPerChunk;
+    Long seed;
+    int firstBlockFrames;
+    int maxBlockFrames;
+    int minFramesBeforeEos;
+    boolean fadeIn;
+
+    Copy(GenerationParams p) {
+      temperature = p.temperature;
+      lsdSteps = p.lsdSteps;
+      eosThreshold = p.eosThreshold;
+      framesAfterEos = p.framesAfterEos;
+      maxTokensPerChunk = p.maxTokensPerChunk;
+      maxCharsPerChunk = p.maxCharsPerChunk;
+      seed = p.seed;
+      firstBlockFrames = p.firstBlockFrames;
+      maxBlockFrames = p.maxBlockFrames;
+      minFramesBeforeEos = p.minFramesBeforeEos;
+      fadeIn = p.fadeIn;
+    }
+
+    GenerationParams build() {
+      return new GenerationParams(
+          temperature,
+          lsdSteps,
+          eosThreshold,
+          framesAfterEos,
+          maxTokensPerChunk,
+          maxCharsPerChunk,
+          seed,
+          firstBlockFrames,
+          maxBlockFrames,
+          minFramesBeforeEos,
+          fadeIn);
+    }
   }
 }

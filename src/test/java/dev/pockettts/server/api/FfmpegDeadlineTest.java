@@ -52,6 +52,11 @@ class FfmpegDeadlineTest extends ServerTest {
 
   /** Processes this JVM started that are the fake FFmpeg or its children. */
   static List<ProcessHandle> fakes() {
+    return running("sleep 300", HANGING.toString());
+  }
+
+  /** Live processes this JVM started whose command line holds one of {@code marks}. */
+  static List<ProcessHandle> running(String... marks) {
     return ProcessHandle.current()
         .descendants()
         .filter(ProcessHandle::isAlive)
@@ -59,7 +64,7 @@ class FfmpegDeadlineTest extends ServerTest {
             p ->
                 p.info()
                     .commandLine()
-                    .map(c -> c.contains("sleep 300") || c.contains(HANGING.toString()))
+                    .map(c -> java.util.Arrays.stream(marks).anyMatch(c::contains))
                     .orElse(false))
         .toList();
   }

@@ -15,20 +15,31 @@ import org.springframework.context.ConfigurableApplicationContext;
 /** Shutting down while a synthesis streams lets it finish: the client gets every byte. */
 class GracefulShutdownTest {
 
-  @Test
-  void anInFlightSynthesisFinishesDuringShutdown() throws Exception {
-    ConfigurableApplicationContext ctx =
-        new SpringApplicationBuilder(TtsApplication.class)
-            .properties(
-                "API_KEY=" + KEY,
-                "MODELS_DIR=src/test/resources/models/tiny-bundle",
-                "OFFLINE=true",
-                "TEMPERATURE=0",
-                "VOICE_DIR=target/test-voice-shutdown")
-            .run("--server.port=0");
+  /** The server in this JVM with the tiny model, {@code settings} and command-line {@code args}. */
+  private static ConfigurableApplicationContext start(String[] settings, String... args) {
+    String[] all = new String[settings.length + 3];
+    all[0] = "API_KEY=" + KEY;
+    all[1] = "MODELS_DIR=src/test/resources/models/tiny-bundle";
+    all[2] = "OFFLINE=true";
+    System.arraycopy(settings, 0, all, 3, settings.length);
+    String[] line = new String[args.length + 1];
+    line[0] = "--server.port=0";
+    System.arraycopy(args, 0, line, 1, args.length);
+    return new SpringApplicationBuilder(TtsApplication.class).properties(all).run(line);
+  }
+
+  private static ServerHarness ready(ConfigurableApplicationContext ctx) throws Exception {
     ServerHarness server =
         new ServerHarness(Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port")));
     server.awaitReady();
+    return server;
+  }
+
+  @Test
+  void anInFlightSynthesisFinishesDuringShutdown() throws Exception {
+    ConfigurableApplicationContext ctx =
+        start(new String[] {"TEMPERATURE=0", "VOICE_DIR=target/test-voice-shutdown"});
+    ServerHarness server = ready(ctx);
     String body =
         "{\"script\":\""
             + "One of many sentences read while the server stops. ".repeat(300)
@@ -62,18 +73,14 @@ class GracefulShutdownTest {
     java.nio.file.Files.setPosixFilePermissions(
         fake, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     ConfigurableApplicationContext ctx =
-        new SpringApplicationBuilder(TtsApplication.class)
-            .properties(
-                "API_KEY=" + KEY,
-                "MODELS_DIR=src/test/resources/models/tiny-bundle",
-                "OFFLINE=true",
-                "FFMPEG_PATH=" + fake,
-                "REQUEST_TIMEOUT=10m",
-                "VOICE_DIR=target/test-voice-shutdown-ffmpeg")
-            .run("--server.port=0", "--spring.lifecycle.timeout-per-shutdown-phase=2s");
-    ServerHarness server =
-        new ServerHarness(Integer.parseInt(ctx.getEnvironment().getProperty("local.server.port")));
-    server.awaitReady();
+        start(
+            new String[] {
+              "FFMPEG_PATH=" + fake,
+              "REQUEST_TIMEOUT=10m",
+              "VOICE_DIR=target/test-voice-shutdown-ffmpeg"
+            },
+            "--spring.lifecycle.timeout-per-shutdown-phase=2s");
+    ServerHarness server = ready(ctx);
     CompletableFuture<?> clone =
         CompletableFuture.runAsync(
             () -> {
@@ -90,17 +97,7 @@ class GracefulShutdownTest {
               }
             });
     java.util.function.Supplier<Long> fakes =
-        () ->
-            ProcessHandle.current()
-                .descendants()
-                .filter(ProcessHandle::isAlive)
-                .filter(
-                    p ->
-                        p.info()
-                            .commandLine()
-                            .map(c -> c.contains("sleep 301") || c.contains(fake.toString()))
-                            .orElse(false))
-                .count();
+        () -> (long) FfmpegDeadlineTest.running("sleep 301", fake.toString()).size();
     long until = System.nanoTime() + 20_000_000_000L;
     while (fakes.get() == 0 && System.nanoTime() < until) {
       Thread.sleep(20);
