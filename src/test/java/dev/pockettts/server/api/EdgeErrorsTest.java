@@ -53,6 +53,7 @@ class EdgeErrorsTest extends ServerTest {
         "TRACE / HTTP/1.1|405|method-not-allowed",
         "PUT /ui HTTP/1.1|405|method-not-allowed",
         "GET /error HTTP/1.1|404|not-found",
+        "GET /favicon.ico HTTP/1.1|404|not-found",
         "GET /actuator/health/../../tts HTTP/1.1|401|unauthorized",
         "POST /actuator/health/../../voices HTTP/1.1|401|unauthorized",
         "GET /health/../voices HTTP/1.1|401|unauthorized",
