@@ -28,20 +28,35 @@ class ConnectorConfiguration {
   }
 
   /**
-   * Tomcat's error answers as problem documents: the host's error report valve (Spring Boot adds
-   * Tomcat's own) is replaced by one that writes RFC 9457 JSON. Runs after Spring Boot's own
-   * customizers, so that its valve is there to be replaced.
+   * What must come after Spring Boot's own customizers: Tomcat's error answers as problem documents
+   * (the host's error report valve, which Spring Boot adds, is replaced by one that writes RFC 9457
+   * JSON), and the swallow bound (Spring Boot sets its own).
    */
   @Bean
-  WebServerFactoryCustomizer<TomcatServletWebServerFactory> problemErrorReports() {
-    return new ProblemReports();
+  WebServerFactoryCustomizer<TomcatServletWebServerFactory> afterSpringBoot(
+      ServerSettings settings) {
+    return new AfterSpringBoot(settings.maxUploadBytes());
   }
 
   @Order(Ordered.LOWEST_PRECEDENCE)
-  static final class ProblemReports
+  static final class AfterSpringBoot
       implements WebServerFactoryCustomizer<TomcatServletWebServerFactory>, Ordered {
+    private final long maxUploadBytes;
+
+    AfterSpringBoot(long maxUploadBytes) {
+      this.maxUploadBytes = maxUploadBytes;
+    }
+
     @Override
     public void customize(TomcatServletWebServerFactory factory) {
+      // what is left of an upload refused as too large is read, so that its client gets the 413,
+      // up to twice MAX_UPLOAD_MB (Tomcat compares the whole rest of the body with this bound); a
+      // request refused for its key is never read at all
+      factory.addConnectorCustomizers(
+          connector ->
+              connector.setProperty(
+                  "maxSwallowSize",
+                  Long.toString(Math.min(Integer.MAX_VALUE, 2 * maxUploadBytes))));
       factory.addContextCustomizers(
           context -> {
             Pipeline host = context.getParent().getPipeline();
