@@ -219,7 +219,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(Exception.class)
   ResponseEntity<Object> unexpected(Exception e, WebRequest request) {
-    if (bodyTimedOut(e)) {
+    if (bodyTimedOut(request)) {
       return bodyTimeout(e, request);
     }
     abortIfCommitted(e, request);
@@ -249,14 +249,12 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
         request);
   }
 
-  /** Whether a failure comes from a request body that did not arrive within BODY_TIMEOUT. */
-  private static boolean bodyTimedOut(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof BodyDeadlineValve.BodyTimeoutException) {
-        return true;
-      }
-    }
-    return false;
+  /**
+   * Whether the request's body did not arrive within BODY_TIMEOUT: the valve marks the request when
+   * it fails a read (the failure's own chain may have lost the cause, as a form parser's does).
+   */
+  private static boolean bodyTimedOut(WebRequest request) {
+    return request.getAttribute(BodyDeadlineValve.TIMED_OUT, WebRequest.SCOPE_REQUEST) != null;
   }
 
   private ResponseEntity<Object> bodyTimeout(Exception e, WebRequest request) {
@@ -276,7 +274,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
       HttpHeaders headers,
       HttpStatusCode status,
       WebRequest request) {
-    if (bodyTimedOut(ex)) {
+    if (bodyTimedOut(request)) {
       return bodyTimeout(ex, request);
     }
     return problem(
@@ -289,8 +287,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(MultipartException.class)
   ResponseEntity<Object> multipart(MultipartException e, WebRequest request) {
-    if (bodyTimedOut(e)
-        || request.getAttribute(BodyDeadlineValve.TIMED_OUT, WebRequest.SCOPE_REQUEST) != null) {
+    if (bodyTimedOut(request)) {
       return bodyTimeout(e, request);
     }
     return problem(

@@ -3,9 +3,7 @@ package dev.pockettts.server.api;
 import dev.pockettts.server.security.BodyDeadlineValve;
 import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.http.HttpServletRequest;
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import org.springframework.boot.webmvc.error.ErrorController;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -56,21 +54,8 @@ class ProblemErrorController implements ErrorController {
         status == HttpStatus.REQUEST_TIMEOUT
             ? "body-timeout"
             : status.getReasonPhrase().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
-    if (uri != null && OpenAiErrors.applies(uri)) {
-      return ResponseEntity.status(status)
-          .contentType(MediaType.APPLICATION_JSON)
-          .body(OpenAiErrors.body(status.value(), slug, detail));
-    }
-    Map<String, Object> problem = new LinkedHashMap<>();
-    problem.put("type", "/problems/" + slug);
-    problem.put("title", status.getReasonPhrase());
-    problem.put("status", status.value());
-    problem.put("detail", detail);
-    if (uri != null) {
-      problem.put("instance", uri);
-    }
     return ResponseEntity.status(status)
-        .contentType(MediaType.APPLICATION_PROBLEM_JSON)
-        .body(problem);
+        .contentType(MediaType.parseMediaType(ErrorBodies.contentType(uri)))
+        .body(ErrorBodies.of(status.value(), slug, status.getReasonPhrase(), detail, uri));
   }
 }

@@ -1,5 +1,6 @@
 package dev.pockettts.server.audio;
 
+import dev.pockettts.server.system.ClientText;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -180,7 +181,7 @@ public final class Ffmpeg {
     p.destroyForcibly();
   }
 
-  /** FFmpeg processes and upload files that are live now (for the shutdown and the tests). */
+  /** FFmpeg processes running now (for the tests). */
   public static int liveProcesses() {
     return LIVE.size();
   }
@@ -353,7 +354,7 @@ public final class Ffmpeg {
     String m = message.replace("file:" + input.toAbsolutePath(), "the upload");
     m = m.replace(input.toAbsolutePath().toString(), "the upload");
     m = m.replaceAll("\\[[^\\]]*@ ?0x[0-9a-fA-F]+\\] ?", "");
-    return m.replaceAll("(?<![\\w.])/[^\\s:'\"]+", "a file").strip();
+    return ClientText.withoutPaths(m);
   }
 
   /**

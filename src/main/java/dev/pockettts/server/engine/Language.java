@@ -43,6 +43,12 @@ public final class Language {
     return null;
   }
 
+  /** The family of {@code raw}, or {@code raw} itself when it names no known language. */
+  public static String familyOr(String raw) {
+    String family = family(raw);
+    return family != null ? family : raw;
+  }
+
   /** The BCP 47 code of a family ({@code en} for english), or null for an unknown one. */
   public static String code(String family) {
     for (String[] f : FAMILIES) {

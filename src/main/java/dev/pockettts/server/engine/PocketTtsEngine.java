@@ -254,10 +254,7 @@ public final class PocketTtsEngine implements AutoCloseable {
    */
   public List<TextChunk> chunk(
       String text, GenerationParams params, java.util.function.UnaryOperator<String> prepare) {
-    int maxTokens =
-        params.maxTokensPerChunk() != null
-            ? params.maxTokensPerChunk()
-            : config.maxTokensPerChunk();
+    int maxTokens = maxTokensPerChunk(params);
     TextChunker chunker =
         new TextChunker(
             tokenizer,
@@ -383,10 +380,7 @@ public final class PocketTtsEngine implements AutoCloseable {
    * every request with it would fail.
    */
   public void requireRoomToSpeak(VoiceState voice, GenerationParams params) {
-    int tokens =
-        params.maxTokensPerChunk() != null
-            ? params.maxTokensPerChunk()
-            : config.maxTokensPerChunk();
+    int tokens = maxTokensPerChunk(params);
     int most = flowLm.capacity() - tokens - maxFrames(tokens);
     if (voice.positions() > most) {
       throw new EngineException(
@@ -550,6 +544,13 @@ public final class PocketTtsEngine implements AutoCloseable {
   }
 
   private record ChunkStats(int frames, boolean reachedEos, long mainNanos, long headNanos) {}
+
+  /** The token limit of a chunk: the request's, else the model's. */
+  private int maxTokensPerChunk(GenerationParams params) {
+    return params.maxTokensPerChunk() != null
+        ? params.maxTokensPerChunk()
+        : config.maxTokensPerChunk();
+  }
 
   /** The most frames the loop may generate for a chunk of {@code tokens} tokens. */
   private int maxFrames(int tokens) {

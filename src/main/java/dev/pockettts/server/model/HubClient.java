@@ -195,15 +195,15 @@ public final class HubClient {
       if (t instanceof javax.net.ssl.SSLException) {
         return "the TLS handshake failed (" + t.getMessage() + ")";
       }
-      if (t instanceof java.net.ConnectException) {
-        String m = t.getMessage();
-        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no route")) {
+      if (t instanceof java.net.ConnectException && t.getMessage() != null) {
+        String m = t.getMessage().toLowerCase(java.util.Locale.ROOT);
+        if (m.contains("no route")) {
           return "no route to the host (network down or unreachable)";
         }
-        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("timed out")) {
+        if (m.contains("timed out")) {
           return "the connection timed out";
         }
-        if (m != null && m.toLowerCase(java.util.Locale.ROOT).contains("refused")) {
+        if (m.contains("refused")) {
           return "the connection was refused";
         }
       }

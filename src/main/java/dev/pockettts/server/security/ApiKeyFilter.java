@@ -2,7 +2,7 @@ package dev.pockettts.server.security;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.pockettts.server.api.OpenAiErrors;
+import dev.pockettts.server.api.ErrorBodies;
 import dev.pockettts.server.config.ServerSettings;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -13,8 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -98,7 +96,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
           request,
           "rate-limited",
           "Too many failed authentications",
-          "this address sent a wrong or missing key too often (AUTH_FAILURES_PER_MINUTE); retry in "
+          "this address sent a wrong key too often (AUTH_FAILURES_PER_MINUTE); retry in "
               + blocked
               + " s");
       return;
@@ -160,22 +158,14 @@ class ApiKeyFilter extends OncePerRequestFilter {
       String title,
       String detail)
       throws IOException {
-    Object body;
-    if (OpenAiErrors.applies(request.getRequestURI())) {
-      response.setContentType("application/json");
-      body = OpenAiErrors.body(response.getStatus(), slug, detail);
-    } else {
-      response.setContentType("application/problem+json");
-      Map<String, Object> problem = new LinkedHashMap<>();
-      problem.put("type", "/problems/" + slug);
-      problem.put("title", title);
-      problem.put("status", response.getStatus());
-      problem.put("detail", detail);
-      problem.put("instance", request.getRequestURI());
-      body = problem;
-    }
+    String uri = request.getRequestURI();
+    response.setContentType(ErrorBodies.contentType(uri));
     response.setCharacterEncoding("UTF-8");
-    response.getWriter().write(JSON.writeValueAsString(body));
+    response
+        .getWriter()
+        .write(
+            JSON.writeValueAsString(
+                ErrorBodies.of(response.getStatus(), slug, title, detail, uri)));
   }
 
   private static String presentedKey(HttpServletRequest request) {

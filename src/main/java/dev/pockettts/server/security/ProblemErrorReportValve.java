@@ -1,5 +1,6 @@
 package dev.pockettts.server.security;
 
+import dev.pockettts.server.api.ErrorBodies;
 import java.io.IOException;
 import java.io.Writer;
 import java.util.Locale;
@@ -7,6 +8,7 @@ import org.apache.catalina.connector.Request;
 import org.apache.catalina.connector.Response;
 import org.apache.catalina.valves.ErrorReportValve;
 import org.apache.tomcat.util.res.StringManager;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Tomcat's own error answers (a request it cannot parse, a header too large, a path it refuses) as
@@ -15,6 +17,7 @@ import org.apache.tomcat.util.res.StringManager;
 public final class ProblemErrorReportValve extends ErrorReportValve {
 
   private static final StringManager SM = StringManager.getManager("org.apache.catalina.valves");
+  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   @Override
   protected void report(Request request, Response response, Throwable throwable) {
@@ -37,18 +40,10 @@ public final class ProblemErrorReportValve extends ErrorReportValve {
         status == 400
             ? "the request is not valid HTTP (request line, header or path)"
             : "the server cannot answer this request (" + reason + ")";
-    String body =
-        "{\"type\":\"/problems/"
-            + slug
-            + "\",\"title\":\""
-            + reason
-            + "\",\"status\":"
-            + status
-            + ",\"detail\":\""
-            + detail
-            + "\"}";
+    // no URI: the request may be one Tomcat could not even parse
+    String body = JSON.writeValueAsString(ErrorBodies.of(status, slug, reason, detail, null));
     try {
-      response.setContentType("application/problem+json");
+      response.setContentType(ErrorBodies.contentType(null));
       response.setCharacterEncoding("UTF-8");
       Writer w = response.getReporter();
       if (w != null) {

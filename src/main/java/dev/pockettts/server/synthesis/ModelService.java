@@ -2,6 +2,7 @@ package dev.pockettts.server.synthesis;
 
 import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.EngineException;
+import dev.pockettts.server.engine.Language;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.model.DownloadProgress;
 import dev.pockettts.server.model.HubClient;
@@ -56,8 +57,7 @@ public class ModelService implements DisposableBean {
      * own value when it names no language this server knows.
      */
     public String language() {
-      String family = engine.config().languageFamily();
-      return family != null ? family : engine.config().language();
+      return Language.familyOr(engine.config().language());
     }
 
     /** The bundle's {@code language} field as written: its model config, e.g. english_2026-04. */

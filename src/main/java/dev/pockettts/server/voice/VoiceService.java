@@ -260,7 +260,7 @@ public class VoiceService {
     return new Description(
         e.id(),
         e.id(),
-        Language.family(e.language()) != null ? Language.family(e.language()) : e.language(),
+        Language.familyOr(e.language()),
         e.bundle(),
         e.source(),
         e.created(),
