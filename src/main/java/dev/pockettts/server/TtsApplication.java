@@ -1,6 +1,7 @@
 package dev.pockettts.server;
 
 import dev.pockettts.server.bench.EngineBenchmark;
+import dev.pockettts.server.bench.GraphCheckCommand;
 import dev.pockettts.server.bench.HttpBenchmark;
 import dev.pockettts.server.bench.LoadTest;
 import dev.pockettts.server.config.DotenvLoader;
@@ -24,6 +25,10 @@ public class TtsApplication {
     }
     if (args.length > 0 && args[0].equals("bench")) {
       HttpBenchmark.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
+    if (args.length > 0 && args[0].equals("check-graphs")) {
+      GraphCheckCommand.main(java.util.Arrays.copyOfRange(args, 1, args.length));
       return;
     }
     if (args.length > 0 && args[0].equals("bench-engine")) {

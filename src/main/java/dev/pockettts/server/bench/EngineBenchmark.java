@@ -19,7 +19,10 @@ import java.util.stream.Stream;
  * Measures the engine on a model folder (the real published files, or the full-size stand-ins of
  * {@code tools/make_test_models.py --full-size}): real-time factor, time to the first PCM block,
  * time per 80 ms frame in each graph, voice-cloning time and peak resident memory. Run by hand:
- * {@code java -jar target/pockettts-server-*.jar bench-engine <model-folder> [int8|fp32] [runs]}.
+ * {@code java -jar target/pockettts-server-*.jar bench-engine <model-folder> [int8|fp32] [runs]
+ * [--unmodified] [--sequential]}. {@code --unmodified} runs the published graphs without the
+ * load-time rewrites; {@code --sequential} is the baseline the Python runtimes run: the unmodified
+ * graphs called one after another on one thread, the decoder one frame at a time.
  */
 public final class EngineBenchmark {
 
@@ -33,36 +36,54 @@ public final class EngineBenchmark {
   private EngineBenchmark() {}
 
   public static void main(String[] args) throws IOException {
-    if (args.length < 1) {
-      System.err.println("usage: bench-engine <model-folder> [int8|fp32] [runs]");
+    List<String> flags = Stream.of(args).filter(a -> a.startsWith("--")).toList();
+    List<String> positional = Stream.of(args).filter(a -> !a.startsWith("--")).toList();
+    boolean sequential = flags.contains("--sequential");
+    boolean unmodified = sequential || flags.contains("--unmodified");
+    if (positional.isEmpty()
+        || flags.stream().anyMatch(f -> !f.equals("--sequential") && !f.equals("--unmodified"))) {
+      System.err.println(
+          "usage: bench-engine <model-folder> [int8|fp32] [runs] [--unmodified] [--sequential]");
       System.exit(2);
     }
-    Path dir = Path.of(args[0]);
+    Path dir = Path.of(positional.get(0));
     Precision precision =
-        args.length > 1 && args[1].equalsIgnoreCase("fp32") ? Precision.FP32 : Precision.INT8;
-    int runs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-    int gen = Integer.getInteger("generationThreads", 1);
-    int dec = Integer.getInteger("decoderThreads", 1);
+        positional.size() > 1 && positional.get(1).equalsIgnoreCase("fp32")
+            ? Precision.FP32
+            : Precision.INT8;
+    int runs = positional.size() > 2 ? Integer.parseInt(positional.get(2)) : 3;
+    int gen = sequential ? 1 : Integer.getInteger("generationThreads", 1);
+    int dec = sequential ? 1 : Integer.getInteger("decoderThreads", 1);
     System.out.printf(
         Locale.ROOT,
-        "model %s, %s, %d run(s), threads: generation %d, decoder %d, %d cores%n",
+        "model %s, %s, %s, %d run(s), threads: generation %d, decoder %d, %d cores%n",
         dir,
         precision,
+        sequential
+            ? "sequential loop over the unmodified graphs"
+            : unmodified ? "pipelined, unmodified graphs" : "pipelined, rewritten graphs",
         runs,
         gen,
         dec,
         Runtime.getRuntime().availableProcessors());
     long t0 = System.nanoTime();
     try (PocketTtsEngine engine =
-        PocketTtsEngine.load(dir, new EngineOptions(precision, gen, dec))) {
+        PocketTtsEngine.load(dir, new EngineOptions(precision, gen, dec, !unmodified))) {
       System.out.printf(Locale.ROOT, "load: %.0f ms%n", ms(System.nanoTime() - t0));
       VoiceState voice = voice(engine, dir);
       GenerationParams params = GenerationParams.defaults().withSeed(1L);
-      engine.synthesize("Warm up.", voice, params, s -> {}, null);
+      if (sequential) {
+        engine.synthesizeSequential("Warm up.", voice, params, s -> {});
+      } else {
+        engine.synthesize("Warm up.", voice, params, s -> {}, null);
+      }
       List<SynthesisResult> results = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
+        GenerationParams p = params.withSeed((long) i);
         SynthesisResult r =
-            engine.synthesize(PARAGRAPH, voice, params.withSeed((long) i), s -> {}, null);
+            sequential
+                ? engine.synthesizeSequential(PARAGRAPH, voice, p, s -> {})
+                : engine.synthesize(PARAGRAPH, voice, p, s -> {}, null);
         results.add(r);
         double audio = r.samples() / (double) engine.sampleRate();
         System.out.printf(

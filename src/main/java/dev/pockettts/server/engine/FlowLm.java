@@ -42,6 +42,7 @@ final class FlowLm implements AutoCloseable {
   private final OnnxTensor emptyText;
   private final List<OnnxTensor> zeroState;
   private final BufferPool pool = new BufferPool();
+  private final boolean inPlace;
 
   FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
     this.env = env;
@@ -84,6 +85,27 @@ final class FlowLm implements AutoCloseable {
       zeros.add(Tensors.zeros(env, s));
     }
     this.zeroState = List.copyOf(zeros);
+    this.inPlace = inPlaceCaches(main, states);
+  }
+
+  /**
+   * True when the graph (rewritten by {@link KvCacheRewrite}) says every cache may be bound as both
+   * input and output: then each chunk keeps one set of caches instead of two.
+   */
+  private static boolean inPlaceCaches(Graph main, List<StateSpec> states) {
+    String listed = main.metadata(KvCacheRewrite.IN_PLACE);
+    if (listed == null || listed.isBlank()) {
+      return false;
+    }
+    Set<String> safe = Set.of(listed.split(","));
+    return states.stream()
+        .filter(s -> s.key().equals("cache"))
+        .allMatch(s -> safe.contains(s.inputName()));
+  }
+
+  /** Whether chunks update their caches in place. */
+  boolean inPlace() {
+    return inPlace;
   }
 
   int latentDim() {
@@ -554,6 +576,10 @@ final class FlowLm implements AutoCloseable {
         for (int i = 0; i < caches.size(); i++) {
           StateSpec s = caches.get(i);
           readSet[i] = start.tensors().get(s.inputName());
+          if (inPlace) {
+            writeSet[i] = readSet[i]; // the graph's scatter writes the new positions in place
+            continue;
+          }
           ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
           writeBuffers.add(b);
           writeSet[i] = Tensors.of(env, b, s.shape(), s.dtype().javaType());
@@ -599,6 +625,11 @@ final class FlowLm implements AutoCloseable {
         run();
       }
       return chain.get(EOS_LOGIT).getFloatBuffer().get(0);
+    }
+
+    /** The conditioning of the latest step, copied. */
+    float[] conditioning() {
+      return Tensors.readFloats(chain.get(CONDITIONING));
     }
 
     /** Samples the next latent with {@code steps} Euler steps of the flow head. */

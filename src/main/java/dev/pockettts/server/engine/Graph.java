@@ -32,6 +32,25 @@ final class Graph implements AutoCloseable {
     }
   }
 
+  /** Opens a model held in memory; {@code file} names its source in messages. */
+  static Graph open(
+      OrtEnvironment env, String name, Path file, byte[] model, OrtSession.SessionOptions options) {
+    try {
+      return new Graph(name, file, env.createSession(model, options));
+    } catch (OrtException e) {
+      throw new EngineException("cannot load " + name + " from " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A value of the model's metadata, or null. */
+  String metadata(String key) {
+    try {
+      return session.getMetadata().getCustomMetadataValue(key).orElse(null);
+    } catch (OrtException e) {
+      throw new EngineException("cannot read the metadata of " + name + ": " + e.getMessage(), e);
+    }
+  }
+
   String name() {
     return name;
   }

@@ -56,6 +56,7 @@ public final class PocketTtsEngine implements AutoCloseable {
   private final String cloningUnavailable;
   private final ExecutorService decoderThreads;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final Map<String, String> rewrites = new java.util.LinkedHashMap<>();
 
   private PocketTtsEngine(Path dir, EngineOptions options) {
     this.dir = dir;
@@ -81,9 +82,17 @@ public final class PocketTtsEngine implements AutoCloseable {
       int gen = options.generationThreads();
       int dec = options.decoderThreads();
       Graph text = open("text_conditioner", files.textConditioner(), dec);
-      Graph main = open("flow_lm_main", files.flowLmMain(), gen);
+      boolean rewrite = options.rewriteGraphs();
+      Graph main =
+          open(
+              "flow_lm_main", files.flowLmMain(), gen, rewrite ? GraphRewrite.Kind.KV_CACHE : null);
       Graph head = open("flow_lm_flow", files.flowLmFlow(), gen);
-      Graph mimi = open("mimi_decoder", files.mimiDecoder(), dec);
+      Graph mimi =
+          open(
+              "mimi_decoder",
+              files.mimiDecoder(),
+              dec,
+              rewrite ? GraphRewrite.Kind.UPSAMPLING : null);
       Graph enc =
           files.mimiEncoder() == null ? null : open("mimi_encoder", files.mimiEncoder(), dec);
       this.textConditioner = new TextConditioner(env, text);
@@ -143,6 +152,23 @@ public final class PocketTtsEngine implements AutoCloseable {
         cloningUnavailable == null ? "available" : "unavailable");
   }
 
+  FlowLm flowLm() {
+    return flowLm;
+  }
+
+  TextConditioner textConditioner() {
+    return textConditioner;
+  }
+
+  MimiDecoder decoder() {
+    return decoder;
+  }
+
+  /** The graphs that run rewritten at load time, with what their rewrite does. */
+  public Map<String, String> rewrittenGraphs() {
+    return Map.copyOf(rewrites);
+  }
+
   /** Loads the model folder (bundle with bundle.json, or the legacy flat set). */
   public static PocketTtsEngine load(Path dir, EngineOptions options) {
     if (!Files.isDirectory(dir)) {
@@ -152,9 +178,47 @@ public final class PocketTtsEngine implements AutoCloseable {
   }
 
   private Graph open(String name, Path file, int threads) {
-    Graph g;
+    return open(name, file, threads, null);
+  }
+
+  /**
+   * Opens a graph, through its load-time rewrite when {@code rewrite} is set; a graph the rewrite
+   * does not recognise, or whose rewrite ONNX Runtime rejects, runs unmodified.
+   */
+  private Graph open(String name, Path file, int threads, GraphRewrite.Kind rewrite) {
+    Graph g = null;
     try (OrtSession.SessionOptions options = sessionOptions(name, threads)) {
-      g = Graph.open(env, name, file, options);
+      if (rewrite != null) {
+        long t0 = System.nanoTime();
+        GraphRewrite.Prepared p = GraphRewrite.prepare(file, rewrite);
+        if (p.rewritten()) {
+          try {
+            g =
+                p.file() != null
+                    ? Graph.open(env, name, p.file(), options)
+                    : Graph.open(env, name, file, p.bytes(), options);
+            rewrites.put(name, rewrite.what);
+            log.info(
+                "{}: {} ({}; {} ms)",
+                name,
+                rewrite.what,
+                p.note(),
+                (System.nanoTime() - t0) / 1_000_000);
+          } catch (EngineException e) {
+            GraphRewrite.discard(p);
+            log.warn(
+                "{}: the rewritten graph does not load ({}); running {} unmodified",
+                name,
+                e.getMessage(),
+                file.getFileName());
+          }
+        } else {
+          log.info("{}: {} {}; running it unmodified", name, file.getFileName(), p.note());
+        }
+      }
+      if (g == null) {
+        g = Graph.open(env, name, file, options);
+      }
     }
     graphs.add(g);
     return g;
@@ -501,7 +565,9 @@ public final class PocketTtsEngine implements AutoCloseable {
           continue;
         }
         put(handoff, CHUNK_START, stop, decoding);
-        ChunkStats stats = generateChunk(chunk, voice, params, random, handoff, stop, decoding);
+        ChunkStats stats =
+            generateChunk(
+                chunk, voice, params, random, latent -> put(handoff, latent, stop, decoding), stop);
         frames += stats.frames;
         withoutEos += stats.reachedEos ? 0 : 1;
         mainNanos += stats.mainNanos;
@@ -537,6 +603,81 @@ public final class PocketTtsEngine implements AutoCloseable {
         withoutEos,
         stop.isCancelled(),
         firstPcm.get(),
+        System.nanoTime() - start,
+        mainNanos,
+        headNanos,
+        decoderNanos.get());
+  }
+
+  /**
+   * The plain loop the Python runtimes run, for the benchmark's baseline: each frame's flow LM
+   * step, flow head and decoder run one after another on the calling thread, the decoder one frame
+   * at a time. Same audio as {@link #synthesize} (up to float rounding in the decoder), without its
+   * pipeline.
+   */
+  public SynthesisResult synthesizeSequential(
+      String text, VoiceState voice, GenerationParams params, PcmSink sink) {
+    List<TextChunk> chunks = chunk(text, params);
+    long start = System.nanoTime();
+    long[] firstPcm = {-1};
+    long[] samples = {0};
+    AtomicLong decoderNanos = new AtomicLong();
+    PcmSink counted =
+        pcm -> {
+          if (firstPcm[0] < 0) {
+            firstPcm[0] = System.nanoTime() - start;
+          }
+          samples[0] += pcm.length;
+          sink.accept(pcm);
+        };
+    Random random = params.seed() != null ? new Random(params.seed()) : new Random();
+    Cancellation stop = new Cancellation();
+    int frames = 0;
+    int withoutEos = 0;
+    long mainNanos = 0;
+    long headNanos = 0;
+    for (TextChunk chunk : chunks) {
+      if (chunk.isPause()) {
+        try {
+          counted.accept(
+              new float[(int) ((long) chunk.pauseMillis() * config.sampleRate() / 1000)]);
+        } catch (IOException e) {
+          break;
+        }
+        continue;
+      }
+      try (MimiDecoder.Stream stream = decoder.new Stream()) {
+        boolean[] fade = {params.fadeIn()};
+        List<float[]> one = new ArrayList<>(1);
+        ChunkStats stats =
+            generateChunk(
+                chunk,
+                voice,
+                params,
+                random,
+                latent -> {
+                  one.add(latent);
+                  try {
+                    decodeBlock(stream, one, fade[0], counted, decoderNanos);
+                  } catch (IOException e) {
+                    stop.cancel();
+                  }
+                  fade[0] = false;
+                },
+                stop);
+        frames += stats.frames;
+        withoutEos += stats.reachedEos ? 0 : 1;
+        mainNanos += stats.mainNanos;
+        headNanos += stats.headNanos;
+      }
+    }
+    return new SynthesisResult(
+        chunks.size(),
+        frames,
+        samples[0],
+        withoutEos,
+        stop.isCancelled(),
+        firstPcm[0],
         System.nanoTime() - start,
         mainNanos,
         headNanos,
@@ -583,9 +724,8 @@ public final class PocketTtsEngine implements AutoCloseable {
       VoiceState voice,
       GenerationParams params,
       Random random,
-      BlockingQueue<Object> handoff,
-      Cancellation stop,
-      Future<?> decoding) {
+      java.util.function.Consumer<float[]> frames,
+      Cancellation stop) {
     int tokens = chunk.tokens().length;
     int maxLen = maxFrames(tokens);
     int room = flowLm.capacity() - voice.positions() - tokens;
@@ -628,7 +768,7 @@ public final class PocketTtsEngine implements AutoCloseable {
           break;
         }
         latent = gen.sample(random, temperature, params.lsdSteps());
-        put(handoff, latent, stop, decoding);
+        frames.accept(latent);
         emitted++;
       }
       if (eosAt < 0 && !stop.isCancelled()) {

@@ -1,0 +1,390 @@
+package dev.pockettts.server.engine;
+
+import com.google.protobuf.ByteString;
+import dev.pockettts.server.engine.onnx.Attribute;
+import dev.pockettts.server.engine.onnx.Graph;
+import dev.pockettts.server.engine.onnx.Model;
+import dev.pockettts.server.engine.onnx.Node;
+import dev.pockettts.server.engine.onnx.StringEntry;
+import dev.pockettts.server.engine.onnx.Tensor;
+import dev.pockettts.server.engine.onnx.ValueInfo;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An ONNX model opened for a load-time rewrite: its nodes in a list that the rewrite edits, with
+ * the producer and consumers of every tensor and the values of constants. Everything the rewrite
+ * does not touch (initializers, attributes, fields this server does not model) is written back
+ * unchanged.
+ */
+final class GraphEditor {
+
+  static final int FLOAT = 1;
+  static final int INT64 = 7;
+
+  private final Model model;
+  private final List<Node> nodes;
+  private final Map<String, Tensor> initializers = new HashMap<>();
+  private final List<Tensor> addedInitializers = new ArrayList<>();
+  private final Set<String> graphInputs = new HashSet<>();
+  private final Set<String> graphOutputs = new HashSet<>();
+  private final Map<String, Node> producer = new HashMap<>();
+  private final Map<String, List<Node>> consumers = new HashMap<>();
+  private int fresh;
+
+  GraphEditor(Model model) {
+    this.model = model;
+    Graph g = model.getGraph();
+    this.nodes = new ArrayList<>(g.getNodeList());
+    for (Tensor t : g.getInitializerList()) {
+      initializers.put(t.getName(), t);
+    }
+    g.getInputList().forEach(v -> graphInputs.add(v.getName()));
+    g.getOutputList().forEach(v -> graphOutputs.add(v.getName()));
+    index();
+  }
+
+  /** Parses a model; its large byte fields share {@code data}'s memory instead of copying it. */
+  static GraphEditor parse(ByteBuffer data) {
+    try {
+      com.google.protobuf.CodedInputStream in =
+          com.google.protobuf.CodedInputStream.newInstance(data);
+      in.enableAliasing(true);
+      in.setSizeLimit(Integer.MAX_VALUE);
+      return new GraphEditor(Model.parseFrom(in));
+    } catch (IOException e) {
+      throw new GraphRewrite.NotRecognized("not a readable ONNX model: " + e.getMessage());
+    }
+  }
+
+  private void index() {
+    producer.clear();
+    consumers.clear();
+    for (Node n : nodes) {
+      for (String o : n.getOutputList()) {
+        producer.put(o, n);
+      }
+      for (String i : n.getInputList()) {
+        consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  List<ValueInfo> inputs() {
+    return model.getGraph().getInputList();
+  }
+
+  List<ValueInfo> outputs() {
+    return model.getGraph().getOutputList();
+  }
+
+  List<Node> nodes() {
+    return List.copyOf(nodes);
+  }
+
+  /** The model's version of the default ONNX operator set. */
+  long opset() {
+    return model.getOpsetImportList().stream()
+        .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+        .mapToLong(o -> o.getVersion())
+        .findFirst()
+        .orElse(1);
+  }
+
+  boolean isGraphInput(String tensor) {
+    return graphInputs.contains(tensor);
+  }
+
+  boolean isGraphOutput(String tensor) {
+    return graphOutputs.contains(tensor);
+  }
+
+  /** The node writing {@code tensor}, or null for graph inputs and initializers. */
+  Node producer(String tensor) {
+    return producer.get(tensor);
+  }
+
+  /** The nodes reading {@code tensor}, in graph order (a node reading it twice appears once). */
+  List<Node> consumers(String tensor) {
+    List<Node> list = consumers.getOrDefault(tensor, List.of());
+    return list.stream().distinct().toList();
+  }
+
+  Tensor initializer(String name) {
+    Tensor t = initializers.get(name);
+    if (t == null) {
+      for (Tensor a : addedInitializers) {
+        if (a.getName().equals(name)) {
+          return a;
+        }
+      }
+    }
+    return t;
+  }
+
+  /** Integer values of a constant (Constant node or initializer) of int64 type; null otherwise. */
+  long[] constantInts(String tensor) {
+    Tensor t = constantTensor(tensor);
+    if (t == null || t.getDataType() != INT64) {
+      return null;
+    }
+    if (t.hasRawData()) {
+      ByteBuffer b = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      long[] out = new long[b.remaining() / 8];
+      b.asLongBuffer().get(out);
+      return out;
+    }
+    return t.getInt64DataList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** A constant's dimensions (empty for a scalar); null when the tensor is not a constant. */
+  long[] constantDims(String tensor) {
+    Tensor t = constantTensor(tensor);
+    return t == null ? null : t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** The single integer of a scalar int64 constant, or null. */
+  Long scalarInt(String tensor) {
+    long[] dims = constantDims(tensor);
+    long[] v = constantInts(tensor);
+    return dims != null && dims.length == 0 && v != null && v.length == 1 ? v[0] : null;
+  }
+
+  private Tensor constantTensor(String tensor) {
+    Node p = producer.get(tensor);
+    if (p != null) {
+      if (!p.getOpType().equals("Constant") || !p.getDomain().isEmpty()) {
+        return null;
+      }
+      for (Attribute a : p.getAttributeList()) {
+        if (a.getName().equals("value") && a.hasT()) {
+          return a.getT();
+        }
+      }
+      return null;
+    }
+    return graphInputs.contains(tensor) ? null : initializer(tensor);
+  }
+
+  /** Float values of an initializer; null when it is not a float initializer. */
+  float[] initializerFloats(String name) {
+    Tensor t = initializer(name);
+    if (t == null || t.getDataType() != FLOAT || t.getDataLocation() != 0) {
+      return null;
+    }
+    if (t.hasRawData()) {
+      ByteBuffer b = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      float[] out = new float[b.remaining() / 4];
+      b.asFloatBuffer().get(out);
+      return out;
+    }
+    float[] out = new float[t.getFloatDataCount()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = t.getFloatData(i);
+    }
+    return out;
+  }
+
+  static Attribute attribute(Node n, String name) {
+    for (Attribute a : n.getAttributeList()) {
+      if (a.getName().equals(name)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  static long intAttribute(Node n, String name, long fallback) {
+    Attribute a = attribute(n, name);
+    return a == null ? fallback : a.getI();
+  }
+
+  static long[] intsAttribute(Node n, String name) {
+    Attribute a = attribute(n, name);
+    return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** True when {@code node} is a plain ONNX operator of the given type. */
+  static boolean is(Node node, String opType) {
+    return node != null && node.getOpType().equals(opType) && node.getDomain().isEmpty();
+  }
+
+  /** Every node {@code target} depends on, directly or not. */
+  Set<Node> ancestors(Node target) {
+    Set<Node> seen = new HashSet<>();
+    ArrayDeque<Node> todo = new ArrayDeque<>(List.of(target));
+    while (!todo.isEmpty()) {
+      for (String in : todo.pop().getInputList()) {
+        Node p = producer.get(in);
+        if (p != null && seen.add(p)) {
+          todo.push(p);
+        }
+      }
+    }
+    return seen;
+  }
+
+  // ------------------------------------------------------------------ editing
+
+  /** A tensor name not used in the graph, made from {@code hint}. */
+  String freshName(String hint) {
+    String name;
+    do {
+      name = "pockettts_rw/" + hint + "_" + fresh++;
+    } while (producer.containsKey(name)
+        || consumers.containsKey(name)
+        || initializer(name) != null);
+    return name;
+  }
+
+  /** Adds a 1-D int64 initializer and returns its name. */
+  String int64s(String hint, long... values) {
+    ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      b.putLong(v);
+    }
+    return addInitializer(hint, INT64, new long[] {values.length}, b.array());
+  }
+
+  /** Adds a float initializer of the given shape and returns its name. */
+  String floats(String hint, long[] dims, float[] values) {
+    ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return addInitializer(hint, FLOAT, dims, b.array());
+  }
+
+  private String addInitializer(String hint, int type, long[] dims, byte[] raw) {
+    String name = freshName(hint);
+    Tensor.Builder t = Tensor.newBuilder().setName(name).setDataType(type);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    addedInitializers.add(t.setRawData(ByteString.copyFrom(raw)).build());
+    return name;
+  }
+
+  /** A new node (not yet in the graph). */
+  Node.Builder node(String opType, List<String> inputs, List<String> outputs) {
+    return Node.newBuilder()
+        .setOpType(opType)
+        .setName(freshName(opType))
+        .addAllInput(inputs)
+        .addAllOutput(outputs);
+  }
+
+  static Attribute intAttr(String name, long value) {
+    return Attribute.newBuilder().setName(name).setType(Attribute.Type.INT).setI(value).build();
+  }
+
+  static Attribute intsAttr(String name, long... values) {
+    Attribute.Builder a = Attribute.newBuilder().setName(name).setType(Attribute.Type.INTS);
+    for (long v : values) {
+      a.addInts(v);
+    }
+    return a.build();
+  }
+
+  /** Replaces {@code old} by {@code replacements} (in that order, where {@code old} stood). */
+  void replace(Node old, List<Node> replacements) {
+    int at = indexOf(old);
+    nodes.remove(at);
+    nodes.addAll(at, replacements);
+    index();
+  }
+
+  void remove(Node old) {
+    nodes.remove(indexOf(old));
+    index();
+  }
+
+  /** Makes {@code consumer} read {@code to} wherever it read {@code from}. */
+  void rewire(Node consumer, String from, String to) {
+    Node.Builder b = consumer.toBuilder();
+    for (int i = 0; i < b.getInputCount(); i++) {
+      if (b.getInput(i).equals(from)) {
+        b.setInput(i, to);
+      }
+    }
+    replace(consumer, List.of(b.build()));
+  }
+
+  private int indexOf(Node n) {
+    for (int i = 0; i < nodes.size(); i++) {
+      if (nodes.get(i) == n) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("node " + n.getName() + " is not in the graph");
+  }
+
+  /**
+   * The edited model: nodes in a topological order (ONNX requires it; replacements may read tensors
+   * written later in the original order), the added initializers, and {@code metadata} added to the
+   * model's metadata.
+   */
+  Model build(Map<String, String> metadata) {
+    Graph.Builder g = model.getGraph().toBuilder().clearNode().addAllNode(sorted());
+    g.addAllInitializer(addedInitializers);
+    Model.Builder m = model.toBuilder().setGraph(g);
+    Map<String, String> meta = new LinkedHashMap<>();
+    for (StringEntry e : model.getMetadataPropsList()) {
+      meta.put(e.getKey(), e.getValue());
+    }
+    meta.putAll(metadata);
+    m.clearMetadataProps();
+    meta.forEach((k, v) -> m.addMetadataProps(StringEntry.newBuilder().setKey(k).setValue(v)));
+    return m.build();
+  }
+
+  private List<Node> sorted() {
+    Set<String> available = new HashSet<>(graphInputs);
+    available.addAll(initializers.keySet());
+    addedInitializers.forEach(t -> available.add(t.getName()));
+    available.add("");
+    Map<String, Node> writers = new HashMap<>(producer);
+    List<Node> out = new ArrayList<>(nodes.size());
+    Set<Node> placed = new HashSet<>();
+    ArrayDeque<Node> stack = new ArrayDeque<>();
+    for (Node root : nodes) {
+      if (placed.contains(root)) {
+        continue;
+      }
+      stack.push(root);
+      while (!stack.isEmpty()) {
+        Node n = stack.peek();
+        boolean ready = true;
+        for (String in : n.getInputList()) {
+          Node w = available.contains(in) ? null : writers.get(in);
+          if (w != null && !placed.contains(w)) {
+            // the stack is a chain of nodes each needed by the one below: w on it is a cycle
+            if (stack.contains(w)) {
+              throw new IllegalStateException("the rewritten graph has a cycle at " + in);
+            }
+            stack.push(w);
+            ready = false;
+            break;
+          }
+        }
+        if (ready) {
+          stack.pop();
+          if (placed.add(n)) {
+            out.add(n);
+            available.addAll(n.getOutputList());
+          }
+        }
+      }
+    }
+    return out;
+  }
+}

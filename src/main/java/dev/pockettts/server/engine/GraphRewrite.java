@@ -1,0 +1,161 @@
+package dev.pockettts.server.engine;
+
+import dev.pockettts.server.engine.onnx.Model;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The load-time rewrites of the published graphs ({@link KvCacheRewrite} for the flow LM, {@link
+ * ConvTransposeRewrite} for the Mimi decoder): the rewritten graph is an ONNX graph run by ONNX
+ * Runtime like the original, written once beside it as {@code <graph>.rewritten-<rewrite>-<first 16
+ * hex digits of the source's SHA-256>.onnx} (kept in memory when the folder is read-only), so
+ * another export or another version of a file never meets a stale rewrite. A graph the rewrite does
+ * not recognise runs unmodified, and the log says why.
+ */
+final class GraphRewrite {
+
+  private static final Logger log = LoggerFactory.getLogger(GraphRewrite.class);
+
+  /** Metadata key naming the rewrite and its source in a rewritten graph. */
+  static final String REWRITE = "pockettts.rewrite";
+
+  /** The input graph does not have the pattern a rewrite expects. */
+  static final class NotRecognized extends RuntimeException {
+    NotRecognized(String message) {
+      super(message);
+    }
+  }
+
+  /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
+  enum Kind {
+    KV_CACHE("kv1", "KV-cache updates without whole-cache copies"),
+    UPSAMPLING("up1", "upsampling ConvTranspose as Conv");
+
+    final String tag;
+    final String what;
+
+    Kind(String tag, String what) {
+      this.tag = tag;
+      this.what = what;
+    }
+  }
+
+  /**
+   * A graph to open: {@code file}, or the rewritten model held in {@code bytes} (then {@code file}
+   * is null), and what was done.
+   */
+  record Prepared(Path file, byte[] bytes, boolean rewritten, String note) {}
+
+  private GraphRewrite() {}
+
+  /** The rewritten graph for {@code source}, from the cache or made now; the source if declined. */
+  static Prepared prepare(Path source, Kind kind) {
+    String name = source.getFileName().toString();
+    String stem = name.endsWith(".onnx") ? name.substring(0, name.length() - 5) : name;
+    String sha;
+    try (InputStream in = Files.newInputStream(source)) {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 16];
+      for (int n; (n = in.read(buffer)) > 0; ) {
+        digest.update(buffer, 0, n);
+      }
+      sha = HexFormat.of().formatHex(digest.digest());
+    } catch (IOException | NoSuchAlgorithmException e) {
+      throw new EngineException("cannot read " + source + ": " + e.getMessage(), e);
+    }
+    String prefix = stem + ".rewritten-" + kind.tag + "-";
+    Path cached = source.resolveSibling(prefix + sha.substring(0, 16) + ".onnx");
+    if (Files.isRegularFile(cached)) {
+      return new Prepared(cached, null, true, "cached in " + cached.getFileName());
+    }
+    Model rewritten;
+    String detail;
+    try (FileChannel channel = FileChannel.open(source, StandardOpenOption.READ)) {
+      GraphEditor g =
+          GraphEditor.parse(channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size()));
+      Map<String, String> meta = new LinkedHashMap<>();
+      meta.put(REWRITE, kind.tag + " of " + name + " (sha256 " + sha + ")");
+      if (kind == Kind.KV_CACHE) {
+        List<String> inPlace = KvCacheRewrite.apply(g);
+        meta.put(KvCacheRewrite.IN_PLACE, String.join(",", inPlace));
+        detail = inPlace.size() + " caches may be updated in place";
+      } else {
+        detail = ConvTransposeRewrite.apply(g) + " layers";
+      }
+      rewritten = g.build(meta);
+    } catch (NotRecognized e) {
+      return new Prepared(source, null, false, "not recognised: " + e.getMessage());
+    } catch (IOException e) {
+      throw new EngineException("cannot read " + source + ": " + e.getMessage(), e);
+    }
+    removeStale(source, prefix, cached);
+    try {
+      Path tmp = Files.createTempFile(source.getParent(), "." + prefix, ".part");
+      try {
+        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
+          rewritten.writeTo(out);
+        }
+        move(tmp, cached);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
+      return new Prepared(cached, null, true, detail + ", written to " + cached.getFileName());
+    } catch (IOException | SecurityException e) {
+      return new Prepared(
+          null,
+          rewritten.toByteArray(),
+          true,
+          detail + ", kept in memory (cannot write beside the model: " + e.getMessage() + ")");
+    }
+  }
+
+  private static void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  /** Deletes earlier rewrites of the same graph (another source hash). */
+  private static void removeStale(Path source, String prefix, Path keep) {
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(source.getParent(), prefix + "*")) {
+      for (Path p : files) {
+        if (!p.equals(keep) && p.getFileName().toString().endsWith(".onnx")) {
+          Files.deleteIfExists(p);
+          log.info("Removed {}: its source graph has changed", p);
+        }
+      }
+    } catch (IOException | SecurityException e) {
+      log.debug("Cannot look for earlier rewrites of {}: {}", source, e.getMessage());
+    }
+  }
+
+  /** Deletes a cached rewrite that ONNX Runtime could not load, so the next start remakes it. */
+  static void discard(Prepared p) {
+    if (p.rewritten() && p.file() != null) {
+      try {
+        Files.deleteIfExists(p.file());
+      } catch (IOException e) {
+        log.warn("Cannot delete {}: {}", p.file(), e.getMessage());
+      }
+    }
+  }
+}

@@ -1,0 +1,396 @@
+package dev.pockettts.server.engine;
+
+import dev.pockettts.server.engine.onnx.Attribute;
+import dev.pockettts.server.engine.onnx.Node;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Load-time rewrite of the flow LM's KV-cache updates, for the KevinAHM export (CONTRACT.md 2.1),
+ * which per layer and step copies the whole cache four times: {@code cache[0]} and {@code cache[1]}
+ * are gathered whole only to take the shape of the new positions, and the keys and values are
+ * written by two chained {@code ScatterND} nodes, each of which copies the whole cache before
+ * writing. The rewrite keeps every value the graph computes and removes those copies:
+ *
+ * <ol>
+ *   <li>the two scatters become one (their index sets are disjoint: one writes {@code cache[0]},
+ *       the other {@code cache[1]}), reading the state input and writing the state output; nodes
+ *       that read the intermediate cache only for its shape read the state input instead;
+ *   <li>{@code Gather(cache, c, axis 0)} followed by a {@code Slice} becomes the {@code Slice} (one
+ *       axis further) followed by the {@code Gather}: the same values, a copy of the new positions
+ *       instead of half the cache;
+ *   <li>{@code Slice(out, 0, end)} followed by {@code Gather(c, axis 0)} becomes one {@code Slice}
+ *       over both axes and a {@code Squeeze} (a view): one copy of the used prefix instead of two.
+ * </ol>
+ *
+ * With the scatter writing straight from the state input to the state output, ONNX Runtime skips
+ * its copy when the caller binds the same memory as both (its {@code ScatterND} copies only when
+ * input and output buffers differ). That is safe only when every node that reads the state input's
+ * values runs before the scatter, which the rewrite checks per cache and records in the model's
+ * metadata ({@link #IN_PLACE}). A graph without this pattern is declined with the reason.
+ */
+final class KvCacheRewrite {
+
+  /** Metadata key: comma-separated state inputs whose memory may be bound as their output too. */
+  static final String IN_PLACE = "pockettts.in_place_states";
+
+  private static final Set<String> VIEWS =
+      Set.of("Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten");
+  private static final Set<String> SHAPE_PRESERVING =
+      Set.of("Gather", "Slice", "Squeeze", "Unsqueeze", "Reshape", "Identity", "Transpose");
+
+  private final GraphEditor g;
+
+  private KvCacheRewrite(GraphEditor g) {
+    this.g = g;
+  }
+
+  /** One cache: the state input, the state output, and the scatters between them, in order. */
+  private record Cache(String input, String output, List<Node> scatters) {}
+
+  /**
+   * Rewrites {@code g} in place and returns the state inputs that may be bound in place.
+   *
+   * @throws GraphRewrite.NotRecognized when the graph does not have the export's pattern
+   */
+  static List<String> apply(GraphEditor g) {
+    return new KvCacheRewrite(g).run();
+  }
+
+  private List<String> run() {
+    List<Cache> caches = findCaches();
+    if (caches.isEmpty()) {
+      throw new GraphRewrite.NotRecognized("no state output is written by ScatterND from a state");
+    }
+    List<Node> merged = new ArrayList<>();
+    for (Cache c : caches) {
+      merged.add(mergeScatters(c));
+    }
+    int swapped = 0;
+    int prefixes = 0;
+    for (Cache c : caches) {
+      swapped += sliceBeforeGather(c.input());
+      prefixes += slicePrefixOnce(c.output());
+    }
+    if (swapped == 0 && prefixes == 0 && caches.stream().allMatch(c -> c.scatters().size() == 1)) {
+      throw new GraphRewrite.NotRecognized("the cache updates hold no copy this rewrite removes");
+    }
+    List<String> inPlace = new ArrayList<>();
+    for (int i = 0; i < caches.size(); i++) {
+      Node scatter = g.producer(caches.get(i).output());
+      if (scatter != null && readsBeforeWrite(caches.get(i).input(), scatter)) {
+        inPlace.add(caches.get(i).input());
+      }
+    }
+    return inPlace;
+  }
+
+  // ------------------------------------------------------------------ finding the caches
+
+  private List<Cache> findCaches() {
+    List<Cache> out = new ArrayList<>();
+    for (var output : g.outputs()) {
+      Node p = g.producer(output.getName());
+      List<Node> chain = new ArrayList<>();
+      while (GraphEditor.is(p, "ScatterND")) {
+        chain.add(0, p);
+        String data = p.getInput(0);
+        if (g.isGraphInput(data)) {
+          if (chain.size() > 2) {
+            throw new GraphRewrite.NotRecognized(
+                output.getName() + " is written by " + chain.size() + " chained scatters");
+          }
+          for (Node s : chain) {
+            Attribute reduction = GraphEditor.attribute(s, "reduction");
+            if (reduction != null && !reduction.getS().toStringUtf8().equals("none")) {
+              throw new GraphRewrite.NotRecognized(s.getName() + " scatters with a reduction");
+            }
+          }
+          out.add(new Cache(data, output.getName(), chain));
+          break;
+        }
+        p = g.producer(data);
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ 1. one scatter
+
+  private Node mergeScatters(Cache c) {
+    if (c.scatters().size() == 1) {
+      return c.scatters().get(0);
+    }
+    Node second = g.producer(c.output());
+    Node first = g.producer(second.getInput(0));
+    Long a = leadingIndex(first.getInput(1));
+    Long b = leadingIndex(second.getInput(1));
+    if (a == null || b == null || a.equals(b)) {
+      throw new GraphRewrite.NotRecognized(
+          "cannot show that the two scatters into "
+              + c.output()
+              + " write different parts of the cache (leading indices "
+              + a
+              + " and "
+              + b
+              + ")");
+    }
+    String intermediate = first.getOutput(0);
+    for (Node reader : g.consumers(intermediate)) {
+      if (reader != second && !shapeOnly(intermediate, reader)) {
+        throw new GraphRewrite.NotRecognized(
+            reader.getName() + " reads the values of the half-written cache " + intermediate);
+      }
+    }
+    for (Node reader : g.consumers(intermediate)) {
+      if (reader != second) {
+        // the same shape: ScatterND's output has its data input's shape
+        g.rewire(reader, intermediate, c.input());
+      }
+    }
+    String indices = g.freshName("indices");
+    String updates = g.freshName("updates");
+    Node concatIndices =
+        g.node("Concat", List.of(first.getInput(1), second.getInput(1)), List.of(indices))
+            .addAttribute(GraphEditor.intAttr("axis", 0))
+            .build();
+    Node concatUpdates =
+        g.node("Concat", List.of(first.getInput(2), second.getInput(2)), List.of(updates))
+            .addAttribute(GraphEditor.intAttr("axis", 0))
+            .build();
+    Node scatter =
+        g.node("ScatterND", List.of(c.input(), indices, updates), List.of(c.output())).build();
+    g.remove(first);
+    g.replace(second, List.of(concatIndices, concatUpdates, scatter));
+    return scatter;
+  }
+
+  /**
+   * The constant first coordinate of every index of a {@code ScatterND} index tensor built as
+   * {@code Concat(axis=-1)} of per-axis index tensors (the first traced through broadcasts and
+   * reshapes to a constant that holds one value); null when it is not built that way.
+   */
+  private Long leadingIndex(String indices) {
+    Node concat = g.producer(indices);
+    if (!GraphEditor.is(concat, "Concat") || concat.getInputCount() < 2) {
+      return null;
+    }
+    long axis = GraphEditor.intAttribute(concat, "axis", 0);
+    if (axis != -1) {
+      return null;
+    }
+    String t = concat.getInput(0);
+    for (int depth = 0; depth < 8; depth++) {
+      long[] values = g.constantInts(t);
+      if (values != null) {
+        if (values.length == 0) {
+          return null;
+        }
+        for (long v : values) {
+          if (v != values[0]) {
+            return null;
+          }
+        }
+        return values[0];
+      }
+      Node p = g.producer(t);
+      if (p == null
+          || !(GraphEditor.is(p, "Unsqueeze")
+              || GraphEditor.is(p, "Expand")
+              || GraphEditor.is(p, "Reshape")
+              || GraphEditor.is(p, "Squeeze")
+              || GraphEditor.is(p, "Identity"))) {
+        return null;
+      }
+      t = p.getInput(0);
+    }
+    return null;
+  }
+
+  /** True when the values {@code reader} takes from {@code tensor} reach only Shape nodes. */
+  private boolean shapeOnly(String tensor, Node reader) {
+    if (GraphEditor.is(reader, "Shape")) {
+      return true;
+    }
+    if (!SHAPE_PRESERVING.contains(reader.getOpType()) || !reader.getDomain().isEmpty()) {
+      return false;
+    }
+    for (int i = 1; i < reader.getInputCount(); i++) {
+      if (reader.getInput(i).equals(tensor)) {
+        return false;
+      }
+    }
+    for (String out : reader.getOutputList()) {
+      if (g.isGraphOutput(out)) {
+        return false;
+      }
+      for (Node next : g.consumers(out)) {
+        if (!shapeOnly(out, next)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ 2. slice, then gather
+
+  private int sliceBeforeGather(String cache) {
+    int done = 0;
+    for (Node gather : g.consumers(cache)) {
+      if (!GraphEditor.is(gather, "Gather")
+          || !gather.getInput(0).equals(cache)
+          || GraphEditor.intAttribute(gather, "axis", 0) != 0
+          || g.scalarInt(gather.getInput(1)) == null) {
+        continue;
+      }
+      List<Node> readers = g.consumers(gather.getOutput(0));
+      if (readers.size() != 1 || g.isGraphOutput(gather.getOutput(0))) {
+        continue;
+      }
+      Node slice = readers.get(0);
+      long[] axes = slice.getInputCount() > 3 ? g.constantInts(slice.getInput(3)) : null;
+      if (!GraphEditor.is(slice, "Slice")
+          || !slice.getInput(0).equals(gather.getOutput(0))
+          || axes == null) {
+        continue;
+      }
+      long[] shifted = new long[axes.length];
+      for (int i = 0; i < axes.length; i++) {
+        shifted[i] = axes[i] >= 0 ? axes[i] + 1 : axes[i];
+      }
+      List<String> inputs = new ArrayList<>(slice.getInputList());
+      inputs.set(0, cache);
+      inputs.set(3, g.int64s("axes", shifted));
+      String part = g.freshName("part");
+      Node newSlice = g.node("Slice", inputs, List.of(part)).build();
+      Node newGather =
+          g.node("Gather", List.of(part, gather.getInput(1)), slice.getOutputList())
+              .addAttribute(GraphEditor.intAttr("axis", 0))
+              .build();
+      g.remove(gather);
+      g.replace(slice, List.of(newSlice, newGather));
+      done++;
+    }
+    return done;
+  }
+
+  // ------------------------------------------------------------------ 3. one slice of the prefix
+
+  private int slicePrefixOnce(String cache) {
+    int done = 0;
+    for (Node slice : g.consumers(cache)) {
+      if (!GraphEditor.is(slice, "Slice")
+          || !slice.getInput(0).equals(cache)
+          || slice.getInputCount() < 4
+          || g.isGraphOutput(slice.getOutput(0))) {
+        continue;
+      }
+      long[] axes = g.constantInts(slice.getInput(3));
+      long[] starts = g.constantInts(slice.getInput(1));
+      List<Node> readers = g.consumers(slice.getOutput(0));
+      if (axes == null || starts == null || readers.isEmpty() || hasAxisZero(axes)) {
+        continue;
+      }
+      boolean allGathers =
+          readers.stream()
+              .allMatch(
+                  r ->
+                      GraphEditor.is(r, "Gather")
+                          && r.getInput(0).equals(slice.getOutput(0))
+                          && GraphEditor.intAttribute(r, "axis", 0) == 0
+                          && g.scalarInt(r.getInput(1)) != null);
+      if (!allGathers) {
+        continue;
+      }
+      for (Node gather : readers) {
+        long c = g.scalarInt(gather.getInput(1));
+        long[] newStarts = new long[starts.length + 1];
+        long[] newAxes = new long[axes.length + 1];
+        newStarts[0] = c;
+        System.arraycopy(starts, 0, newStarts, 1, starts.length);
+        System.arraycopy(axes, 0, newAxes, 1, axes.length);
+        String ends = g.freshName("ends");
+        Node concatEnds =
+            g.node("Concat", List.of(g.int64s("end", c + 1), slice.getInput(2)), List.of(ends))
+                .addAttribute(GraphEditor.intAttr("axis", 0))
+                .build();
+        List<String> inputs =
+            new ArrayList<>(
+                List.of(cache, g.int64s("starts", newStarts), ends, g.int64s("axes", newAxes)));
+        List<Node> added = new ArrayList<>(List.of(concatEnds));
+        if (slice.getInputCount() > 4 && !slice.getInput(4).isEmpty()) {
+          String steps = g.freshName("steps");
+          added.add(
+              g.node("Concat", List.of(g.int64s("step", 1), slice.getInput(4)), List.of(steps))
+                  .addAttribute(GraphEditor.intAttr("axis", 0))
+                  .build());
+          inputs.add(steps);
+        }
+        String part = g.freshName("prefix");
+        added.add(g.node("Slice", inputs, List.of(part)).build());
+        added.add(squeezeFirstAxis(part, gather.getOutput(0)));
+        g.replace(gather, added);
+      }
+      g.remove(slice);
+      done++;
+    }
+    return done;
+  }
+
+  private static boolean hasAxisZero(long[] axes) {
+    for (long a : axes) {
+      if (a == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private Node squeezeFirstAxis(String in, String out) {
+    if (g.opset() >= 13) {
+      return g.node("Squeeze", List.of(in, g.int64s("axis", 0)), List.of(out)).build();
+    }
+    return g.node("Squeeze", List.of(in), List.of(out))
+        .addAttribute(GraphEditor.intsAttr("axes", 0))
+        .build();
+  }
+
+  // ------------------------------------------------------------------ in place: the safety check
+
+  /**
+   * True when every node that reads the values of {@code cache} (directly or through a view of its
+   * memory) runs before {@code scatter}: an ancestor of it, or a reader whose values reach only
+   * shapes. Then binding the state output to the state input's memory changes nothing it reads.
+   */
+  private boolean readsBeforeWrite(String cache, Node scatter) {
+    Set<Node> before = g.ancestors(scatter);
+    Set<String> views = new LinkedHashSet<>(List.of(cache));
+    List<String> todo = new ArrayList<>(views);
+    while (!todo.isEmpty()) {
+      String t = todo.remove(todo.size() - 1);
+      if (g.isGraphOutput(t) && !t.equals(cache)) {
+        return false;
+      }
+      for (Node reader : g.consumers(t)) {
+        if (reader == scatter || GraphEditor.is(reader, "Shape")) {
+          continue;
+        }
+        if (VIEWS.contains(reader.getOpType()) && reader.getDomain().isEmpty()) {
+          for (String out : reader.getOutputList()) {
+            if (views.add(out)) {
+              todo.add(out);
+            }
+          }
+          continue;
+        }
+        if (!before.contains(reader) && !shapeOnly(t, reader)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+}
