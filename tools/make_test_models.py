@@ -165,6 +165,49 @@ def layer_of(module):
     return int(module.split(".")[2])
 
 
+def kv_cache_update(p, cache, cache_out, step, end, keys, values):
+    """The KV-cache update of KevinAHM's export (scripts/export_flow_lm.py), node for node in
+    kind: cache[0] and cache[1] gathered whole and sliced at [step, end) only for the shape of
+    the new positions, keys then values written by two chained ScatterND nodes whose indices are
+    Concat(axis=-1) of (constant half, batch 0, time), the half-written cache read for its shape,
+    and the used prefix read back as Slice(out, 0, end, axis 2) then Gather(0) / Gather(1).
+    The engine's load-time rewrite recognises this pattern; the tests prove the rewritten graph
+    computes the same. Leaves the used keys and values in p+"k_used" / p+"v_used"."""
+    def half(src, index, name):
+        return [
+            helper.make_node("Gather", [src, "sc%d" % index], [p + name + "_half"], axis=0),
+            helper.make_node("Slice", [p + name + "_half", step, end, "ax1", "one"], [p + name + "_new"]),
+            helper.make_node("Shape", [p + name + "_new"], [p + name + "_shape4"]),
+        ]
+    def indices(index, name):
+        return [
+            helper.make_node("Squeeze", [step, "start0"], [p + name + "_s0"]),
+            helper.make_node("Squeeze", [end, "start0"], [p + name + "_e0"]),
+            helper.make_node("Range", [p + name + "_s0", p + name + "_e0", "sc1"], [p + name + "_t"]),
+            helper.make_node("Reshape", [p + name + "_t", "idx_shape"], [p + name + "_t3"]),
+            helper.make_node("Shape", [p + name + "_t3"], [p + name + "_tshape"]),
+            helper.make_node("Expand", ["kv%d" % index, p + name + "_tshape"], [p + name + "_i0"]),
+            helper.make_node("Expand", ["b0", p + name + "_tshape"], [p + name + "_i1"]),
+            helper.make_node("Unsqueeze", [p + name + "_i0", "neg1"], [p + name + "_u0"]),
+            helper.make_node("Unsqueeze", [p + name + "_i1", "neg1"], [p + name + "_u1"]),
+            helper.make_node("Unsqueeze", [p + name + "_t3", "neg1"], [p + name + "_u2"]),
+            helper.make_node("Concat", [p + name + "_u0", p + name + "_u1", p + name + "_u2"], [p + name + "_idx"], axis=-1),
+        ]
+    return half(cache, 0, "k") + indices(0, "k") + [
+        helper.make_node("Concat", ["one", p + "k_shape4"], [p + "k_shape5"], axis=0),
+        helper.make_node("Expand", [keys, p + "k_shape5"], [p + "k_upd"]),
+        helper.make_node("ScatterND", [cache, p + "k_idx", p + "k_upd"], [p + "half_written"]),
+        helper.make_node("Shape", [p + "half_written"], [p + "hw_shape"]),
+    ] + half(p + "half_written", 1, "v") + indices(1, "v") + [
+        helper.make_node("Concat", ["one", p + "v_shape4"], [p + "v_shape5"], axis=0),
+        helper.make_node("Expand", [values, p + "v_shape5"], [p + "v_upd"]),
+        helper.make_node("ScatterND", [p + "half_written", p + "v_idx", p + "v_upd"], [cache_out]),
+        helper.make_node("Slice", [cache_out, "start0", end, "ax2", "one"], [p + "used"]),
+        helper.make_node("Gather", [p + "used", "sc0"], [p + "k_used"], axis=0),
+        helper.make_node("Gather", [p + "used", "sc1"], [p + "v_used"], axis=0),
+    ]
+
+
 def flow_lm_main(expect_bbv, layers=LAYERS):
     feat = HEADS * HEAD_DIM  # 8 feature channels per cache position
     assert feat == 8
@@ -201,8 +244,11 @@ def flow_lm_main(expect_bbv, layers=LAYERS):
         const("pos", np.arange(CAPACITY, dtype=np.int64).reshape(1, 1, CAPACITY, 1, 1)),
         const("zero2", i64([0, 0])), const("zero4", i64([0, 0, 0, 0])), const("zero2b", i64([0, 0])),
         const("flat_shape", i64([2, CAPACITY, feat])),
-        const("kv_sign", f32([[1.0], [-1.0]])),
-        const("fzero", f32([0.0])),
+        const("zero1_axis01", i64([0, 1])), const("feat_shape", i64([feat])),
+        const("ax1", i64([1])), const("ax2", i64([2])), const("neg1", i64([-1])),
+        const("kv0", np.zeros((1, 1, 1), dtype=np.int64)), const("kv1", np.ones((1, 1, 1), dtype=np.int64)),
+        const("b0", np.zeros((1, 1), dtype=np.int64)), const("sc0", np.int64(0)), const("sc1", np.int64(1)),
+        const("one", i64([1])), const("start0", i64([0])), const("idx_shape", i64([1, 1, -1])),
     ]
     inputs = [
         helper.make_tensor_value_info("sequence", TensorProto.FLOAT, [1, "seq_len", LATENT]),
@@ -231,22 +277,17 @@ def flow_lm_main(expect_bbv, layers=LAYERS):
                 const(p + "k", f32([scale])), const(p + "v", f32([-scale])),
                 helper.make_node("Mul", ["rows4", p + "k"], [p + "keys"]),
                 helper.make_node("Mul", ["rows4", p + "v"], [p + "values"]),
-                helper.make_node("Concat", [p + "keys", p + "values"], [p + "kv"], axis=0),
                 helper.make_node("Add", [name, "n"], [p + "end"]),
-                helper.make_node("Sub", ["capacity", p + "end"], [p + "after"]),
-                helper.make_node("Concat", ["zero2", name, "zero4", p + "after", "zero2b"], [p + "pads"], axis=0),
-                helper.make_node("Pad", [p + "kv", p + "pads"], [p + "placed"]),
-                helper.make_node("GreaterOrEqual", ["pos", name], [p + "ge"]),
-                helper.make_node("Less", ["pos", p + "end"], [p + "lt"]),
-                helper.make_node("And", [p + "ge", p + "lt"], [p + "new"]),
-                helper.make_node("Where", [p + "new", p + "placed", cache_name], [cache_out]),
                 helper.make_node("Identity", [p + "end"], [out]),
-                # read back the valid prefix [0, end) of both halves of this layer's cache
-                helper.make_node("Where", [p + "lt", cache_out, "fzero"], [p + "valid"]),
-                helper.make_node("Reshape", [p + "valid", "flat_shape"], [p + "flat"]),
-                helper.make_node("ReduceSum", [p + "flat", "idx1"], [p + "sums"], keepdims=0),
-                helper.make_node("Mul", [p + "sums", "kv_sign"], [p + "signed"]),
-                helper.make_node("ReduceSum", [p + "signed", "zero1"], [p + "feat0"], keepdims=0),
+            ]
+            nodes += kv_cache_update(p, cache_name, cache_out, name, p + "end", p + "keys", p + "values")
+            nodes += [
+                # the sums of keys and values over the used prefix [0, end), read as the export does
+                helper.make_node("ReduceSum", [p + "k_used", "zero1_axis01"], [p + "k_sum"], keepdims=0),
+                helper.make_node("ReduceSum", [p + "v_used", "zero1_axis01"], [p + "v_sum"], keepdims=0),
+                helper.make_node("Reshape", [p + "k_sum", "feat_shape"], [p + "k_flat"]),
+                helper.make_node("Reshape", [p + "v_sum", "feat_shape"], [p + "v_flat"]),
+                helper.make_node("Sub", [p + "k_flat", p + "v_flat"], [p + "feat0"]),
                 const(p + "norm", f32([1.0 / (2.0 * scale * layers)])),
                 helper.make_node("Mul", [p + "feat0", p + "norm"], [p + "feat"]),
             ]

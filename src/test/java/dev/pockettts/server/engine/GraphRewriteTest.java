@@ -1,0 +1,237 @@
+package dev.pockettts.server.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The flow LM's KV-cache rewrite on the tiny graphs, which update their caches node for node as the
+ * published export does (tools/make_test_models.py {@code kv_cache_update}).
+ */
+class GraphRewriteTest {
+
+  private static final GenerationParams EXACT = GenerationParams.defaults().withTemperature(0);
+  private static final Path BENCH = Path.of("../shared/bench-model/english_2026-04");
+
+  @TempDir Path tmp;
+
+  private Path copy(Path model) throws IOException {
+    Path to = tmp.resolve(model.getFileName());
+    TinyModels.copy(model, to);
+    try (Stream<Path> files = Files.list(to)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        if (p.getFileName().toString().contains(".rewritten-")) {
+          Files.delete(p); // made by other tests in the source folder
+        }
+      }
+    }
+    return to;
+  }
+
+  private static String sha16(Path file) throws Exception {
+    byte[] d = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+    return HexFormat.of().formatHex(d).substring(0, 16);
+  }
+
+  private static List<String> rewrites(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files
+          .map(p -> p.getFileName().toString())
+          .filter(n -> n.contains(".rewritten-"))
+          .sorted()
+          .toList();
+    }
+  }
+
+  @Test
+  void theExportIsRewrittenOnceAndCachedUnderTheSourceGraphsHash() throws Exception {
+    Path dir = copy(TinyModels.BUNDLE);
+    Path source = dir.resolve("flow_lm_main_int8.onnx");
+    String cached = "flow_lm_main_int8.rewritten-kv1-" + sha16(source) + ".onnx";
+
+    GraphRewrite.Prepared first = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
+    assertThat(first.rewritten()).isTrue();
+    assertThat(first.file()).isEqualTo(dir.resolve(cached));
+    assertThat(first.note()).contains("2 caches may be updated in place", "written to " + cached);
+    GraphRewrite.Prepared again = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
+    assertThat(again.note()).isEqualTo("cached in " + cached);
+    assertThat(rewrites(dir)).containsExactly(cached);
+    try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main");
+      assertThat(e.flowLm().inPlace()).isTrue();
+    }
+  }
+
+  @Test
+  void rewrittenGraphsSpeakExactlyAsThePublishedOnes() throws IOException {
+    Path dir = copy(TinyModels.BUNDLE);
+    String text = "Hello there, how are you today? I am fine, thank you very much.";
+    try (PocketTtsEngine plain =
+            PocketTtsEngine.load(dir, EngineOptions.defaults().withRewriteGraphs(false));
+        PocketTtsEngine fast = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(plain.rewrittenGraphs()).isEmpty();
+      assertThat(plain.flowLm().inPlace()).isFalse();
+      assertThat(fast.flowLm().inPlace()).isTrue();
+      for (String voice : List.of("alba", "marius")) {
+        Path file = dir.resolve("voices/" + voice + ".safetensors");
+        float[] a = speak(plain, text, plain.voiceFromFile(file));
+        float[] b = speak(fast, text, fast.voiceFromFile(file));
+        assertThat(b).hasSize(a.length).containsExactly(a);
+      }
+      // a voice made by the graph itself (the prompt run), then spoken in place
+      float[] ref = Signal.sine(200, 0.3, 24000 * 2, 24000);
+      float[] a = speak(plain, text, plain.voiceFromAudio(ref));
+      float[] b = speak(fast, text, fast.voiceFromAudio(ref));
+      assertThat(b).containsExactly(a);
+    }
+  }
+
+  private static float[] speak(PocketTtsEngine e, String text, VoiceState v) {
+    PcmCollector pcm = new PcmCollector();
+    e.synthesize(text, v, EXACT, pcm, null);
+    return pcm.samples();
+  }
+
+  @Test
+  void theCheckCommandFindsNoDifferenceOnTheTinyGraphs() throws IOException {
+    for (Path model : List.of(TinyModels.BUNDLE, TinyModels.FRENCH)) {
+      GraphCheck.Report r = GraphCheck.run(copy(model), Precision.INT8, 150);
+      assertThat(r.rewritten()).containsKey("flow_lm_main");
+      assertThat(r.inPlace()).isTrue();
+      assertThat(r.steps()).isEqualTo(150);
+      assertThat(r.conditioningMax()).isPositive();
+      assertThat(r.conditioningDiff()).isZero();
+      assertThat(r.eosDiff()).isZero();
+      assertThat(r.latentDiff()).isZero();
+      assertThat(r.samples()).isEqualTo(150 * TinyModels.SAMPLES_PER_FRAME);
+      assertThat(r.pcmMax()).isPositive();
+      assertThat(r.pcmDiff()).isZero();
+      assertThat(r.describe()).contains("150 autoregressive steps", "caches updated in place: yes");
+    }
+  }
+
+  @Test
+  void aGraphWithoutThePatternRunsUnmodifiedAndNothingIsWritten() throws IOException {
+    Path file =
+        new OnnxModels()
+            .input("state_0", GraphEditor.FLOAT, 2, 1, 4, 1, 2)
+            .output("out_state_0", GraphEditor.FLOAT, 2, 1, 4, 1, 2)
+            .node("Identity", new String[] {"state_0"}, new String[] {"out_state_0"})
+            .write(tmp.resolve("flow_lm_main_int8.onnx"));
+    GraphRewrite.Prepared p = GraphRewrite.prepare(file, GraphRewrite.Kind.KV_CACHE);
+    assertThat(p.rewritten()).isFalse();
+    assertThat(p.file()).isEqualTo(file);
+    assertThat(p.note()).contains("not recognised", "no state output is written by ScatterND");
+    assertThat(rewrites(tmp)).isEmpty();
+  }
+
+  /** Two chained scatters into a [2,1,4,1,2] cache: first half {@code kv1}, then {@code kv2}. */
+  private Path chainedScatters(long kv1, long kv2, boolean readHalfWritten) throws IOException {
+    OnnxModels m =
+        new OnnxModels()
+            .input("state_0", GraphEditor.FLOAT, 2, 1, 4, 1, 2)
+            .output("out_state_0", GraphEditor.FLOAT, 2, 1, 4, 1, 2)
+            .longs("first_a", new long[] {kv1}, 1, 1, 1, 1)
+            .longs("first_b", new long[] {kv2}, 1, 1, 1, 1)
+            .longs("zero", new long[] {0}, 1, 1, 1, 1)
+            .longs("time", new long[] {2}, 1, 1, 1, 1)
+            .floats("update", new float[] {1, 2}, 1, 1, 1, 1, 2)
+            .node(
+                "Concat",
+                new String[] {"first_a", "zero", "time"},
+                new String[] {"idx_a"},
+                GraphEditor.intAttr("axis", -1))
+            .node(
+                "Concat",
+                new String[] {"first_b", "zero", "time"},
+                new String[] {"idx_b"},
+                GraphEditor.intAttr("axis", -1))
+            .node("ScatterND", new String[] {"state_0", "idx_a", "update"}, new String[] {"half"})
+            .node(
+                "ScatterND",
+                new String[] {"half", "idx_b", "update"},
+                new String[] {"out_state_0"});
+    if (readHalfWritten) {
+      m.output("probe", GraphEditor.FLOAT, 1)
+          .node(
+              "ReduceSum",
+              new String[] {"half"},
+              new String[] {"probe"},
+              GraphEditor.intAttr("keepdims", 0));
+    }
+    return m.write(tmp.resolve("flow_lm_main_int8.onnx"));
+  }
+
+  @Test
+  void scattersThatMayOverlapOrWhoseHalfWrittenCacheIsReadAreLeftAlone() throws IOException {
+    GraphRewrite.Prepared same =
+        GraphRewrite.prepare(chainedScatters(0, 0, false), GraphRewrite.Kind.KV_CACHE);
+    assertThat(same.rewritten()).isFalse();
+    assertThat(same.note()).contains("cannot show that the two scatters", "write different parts");
+
+    GraphRewrite.Prepared read =
+        GraphRewrite.prepare(chainedScatters(0, 1, true), GraphRewrite.Kind.KV_CACHE);
+    assertThat(read.rewritten()).isFalse();
+    assertThat(read.note()).contains("reads the values of the half-written cache");
+
+    GraphRewrite.Prepared fine =
+        GraphRewrite.prepare(chainedScatters(0, 1, false), GraphRewrite.Kind.KV_CACHE);
+    assertThat(fine.rewritten()).isTrue();
+    assertThat(fine.note()).contains("1 caches may be updated in place");
+  }
+
+  @Test
+  void aCachedRewriteThatDoesNotLoadIsDiscardedAndThePublishedGraphRuns() throws Exception {
+    Path dir = copy(TinyModels.BUNDLE);
+    Path source = dir.resolve("flow_lm_main_int8.onnx");
+    Path cached = dir.resolve("flow_lm_main_int8.rewritten-kv1-" + sha16(source) + ".onnx");
+    Files.writeString(cached, "not a graph");
+    try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(e.rewrittenGraphs()).isEmpty();
+      assertThat(e.flowLm().inPlace()).isFalse();
+      assertThat(speak(e, "Hello there.", e.voiceFromFile(dir.resolve("voices/alba.safetensors"))))
+          .isNotEmpty();
+    }
+    assertThat(cached).doesNotExist();
+    try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(e.rewrittenGraphs()).containsKey("flow_lm_main");
+    }
+    assertThat(cached).exists();
+  }
+
+  @Test
+  void earlierRewritesOfAGraphThatChangedAreRemoved() throws IOException {
+    Path dir = copy(TinyModels.BUNDLE);
+    Path stale = dir.resolve("flow_lm_main_int8.rewritten-kv1-0000000000000000.onnx");
+    Files.writeString(stale, "an older rewrite");
+    Path other = dir.resolve("flow_lm_main.rewritten-kv1-0000000000000000.onnx");
+    Files.writeString(other, "another graph's rewrite");
+    GraphRewrite.prepare(dir.resolve("flow_lm_main_int8.onnx"), GraphRewrite.Kind.KV_CACHE);
+    assertThat(stale).doesNotExist();
+    assertThat(other).exists();
+  }
+
+  @Test
+  void thePublishedExportIsRecognised() throws IOException {
+    assumeThat(Files.isDirectory(BENCH))
+        .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
+        .isTrue();
+    Path main = Files.copy(BENCH.resolve("flow_lm_main_int8.onnx"), tmp.resolve("a.onnx"));
+    GraphRewrite.Prepared kv = GraphRewrite.prepare(main, GraphRewrite.Kind.KV_CACHE);
+    assertThat(kv.rewritten()).isTrue();
+    assertThat(kv.note()).contains("6 caches may be updated in place");
+    Path decoder = Files.copy(BENCH.resolve("mimi_decoder_int8.onnx"), tmp.resolve("b.onnx"));
+    GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.UPSAMPLING);
+    assertThat(up.rewritten()).isTrue();
+    assertThat(up.note()).startsWith("4 layers");
+  }
+}
