@@ -22,4 +22,4 @@ VOLUME ["/app/models", "/app/voice", "/app/voices"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS "http://127.0.0.1:${PORT}/health" || exit 1
-ENTRYPOINT ["java", "-XX:+UseSerialGC", "-Xmx512m", "-XX:MaxDirectMemorySize=2g", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/app.jar"]
+ENTRYPOINT ["java", "-XX:+UseSerialGC", "-Xms64m", "-Xmx512m", "-XX:MaxDirectMemorySize=2g", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/app.jar"]

@@ -23,7 +23,7 @@ import tools.jackson.databind.JsonNode;
 @RestController
 class TtsController {
 
-  static final String DEFAULT_VOICE = "alba";
+  static final String DEFAULT_VOICE = VoiceService.DEFAULT_VOICE;
 
   /** Body of {@code POST /tts}; every field but the script has the seed's default. */
   record TtsRequest(

@@ -31,9 +31,10 @@ import java.util.regex.Pattern;
  * drives it over HTTP with a bounded number of requests and prints real-time factor, time to first
  * byte (median and p95), throughput at 1, 2 and 4 concurrent clients, voice-cloning time and the
  * server's resident memory. Run by hand: {@code java -jar target/pockettts-server-*.jar bench
- * <model-folder> [requests] [--jar FILE]}; {@code --jar} benchmarks another build of the server
- * (for before/after figures). The server inherits the environment, so {@code MODEL_PRECISION},
- * {@code GENERATION_THREADS} and the like apply to it.
+ * <model-folder> [requests] [--jar FILE] [--unmodified]}; {@code --jar} benchmarks another build of
+ * the server (for before/after figures), {@code --unmodified} runs it with {@code
+ * GRAPH_REWRITES=false} (the published graphs as they are). The server inherits the environment, so
+ * {@code MODEL_PRECISION}, {@code GENERATION_THREADS} and the like apply to it.
  */
 public final class HttpBenchmark {
 
@@ -76,16 +77,21 @@ public final class HttpBenchmark {
 
   public static void main(String[] args) throws Exception {
     List<String> positional = new ArrayList<>();
+    List<String> flags = new ArrayList<>();
     String jar = System.getProperty("java.class.path");
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--jar") && i + 1 < args.length) {
         jar = args[++i];
+      } else if (args[i].startsWith("--")) {
+        flags.add(args[i]);
       } else {
         positional.add(args[i]);
       }
     }
-    if (positional.isEmpty() || !jar.endsWith(".jar")) {
-      System.err.println("usage: bench <model-folder> [requests] [--jar FILE]");
+    if (positional.isEmpty()
+        || !jar.endsWith(".jar")
+        || flags.stream().anyMatch(f -> !f.equals("--unmodified"))) {
+      System.err.println("usage: bench <model-folder> [requests] [--jar FILE] [--unmodified]");
       System.exit(2);
     }
     Path models = Path.of(positional.get(0)).toAbsolutePath();
@@ -101,6 +107,7 @@ public final class HttpBenchmark {
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
             // the settings README.md gives for running the server
             "-XX:+UseSerialGC",
+            "-Xms64m",
             "-Xmx512m",
             "-XX:MaxDirectMemorySize=2g",
             "-jar",
@@ -111,6 +118,9 @@ public final class HttpBenchmark {
     pb.environment().put("API_KEY", KEY);
     pb.environment().put("MODELS_DIR", models.toString());
     pb.environment().put("OFFLINE", "true");
+    if (flags.contains("--unmodified")) {
+      pb.environment().put("GRAPH_REWRITES", "false");
+    }
     pb.environment().put("VOICE_DIR", work.resolve("voice").toString());
     pb.redirectErrorStream(true).redirectOutput(log.toFile());
     long startNanos = System.nanoTime();

@@ -148,7 +148,10 @@ public record ServerSettings(
     }
     EngineOptions engine =
         new EngineOptions(
-            p, r.integer("GENERATION_THREADS", 1, 1, 256), r.integer("DECODER_THREADS", 1, 1, 256));
+            p,
+            r.integer("GENERATION_THREADS", 1, 1, 256),
+            r.integer("DECODER_THREADS", 1, 1, 256),
+            r.bool("GRAPH_REWRITES", true));
     Integer framesAfterEos = r.optionalInteger("FRAMES_AFTER_EOS", 1, 100);
     Double temperature = r.optionalDecimal("TEMPERATURE", 0, 10);
     Integer maxTokens = r.optionalInteger("MAX_TOKENS_PER_CHUNK", 1, 1000);

@@ -40,7 +40,6 @@ final class FlowLm implements AutoCloseable {
   private final int capacity;
   private final OnnxTensor emptySequence;
   private final OnnxTensor emptyText;
-  private final List<OnnxTensor> zeroState;
   private final BufferPool pool = new BufferPool();
   private final boolean inPlace;
 
@@ -80,11 +79,6 @@ final class FlowLm implements AutoCloseable {
     }
     this.emptySequence = Tensors.floats(env, new float[0], 1, 0, latentDim);
     this.emptyText = Tensors.floats(env, new float[0], 1, 0, conditioningDim);
-    List<OnnxTensor> zeros = new ArrayList<>();
-    for (StateSpec s : states) {
-      zeros.add(Tensors.zeros(env, s));
-    }
-    this.zeroState = List.copyOf(zeros);
     this.inPlace = inPlaceCaches(main, states);
   }
 
@@ -325,26 +319,49 @@ final class FlowLm implements AutoCloseable {
       throw new EngineException(
           "the voice prompt has " + count + " frames; the model's cache holds " + capacity);
     }
-    Map<String, OnnxTensor> inputs = new HashMap<>();
+    // the caches start empty: positions at and after the step are never read, so pooled buffers
+    // serve as they are (no zero-filled set is kept); their outputs are pinned into pooled buffers
+    // too (the same ones when the graph updates in place), so no run allocates a cache
+    VoiceState.Materialized empty = emptyState().materialize(env, states, pool);
+    List<ByteBuffer> outBuffers = new ArrayList<>();
+    Map<String, OnnxTensor> pinned = new HashMap<>();
+    Set<String> requested = new LinkedHashSet<>();
     try (OnnxTensor cond = Tensors.floats(env, frames, 1, count, conditioningDim)) {
+      Map<String, OnnxTensor> inputs = new HashMap<>(empty.tensors());
       inputs.put(SEQUENCE, emptySequence);
       inputs.put(TEXT_EMBEDDINGS, cond);
-      for (int i = 0; i < states.size(); i++) {
-        inputs.put(states.get(i).inputName(), zeroState.get(i));
+      for (StateSpec s : states) {
+        if (!s.key().equals("cache")) {
+          requested.add(s.outputName());
+        } else if (inPlace) {
+          pinned.put(s.outputName(), inputs.get(s.inputName()));
+        } else {
+          ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
+          outBuffers.add(b);
+          pinned.put(s.outputName(), Tensors.of(env, b, s.shape(), s.dtype().javaType()));
+        }
       }
-      try (OrtSession.Result r = main.run(inputs)) {
-        return compact(r);
+      try (OrtSession.Result r = main.run(inputs, requested, pinned)) {
+        return compact(
+            name ->
+                pinned.containsKey(name) ? pinned.get(name) : Tensors.output(r, name, main.name()));
       }
+    } finally {
+      if (!inPlace) {
+        pinned.values().forEach(OnnxTensor::close);
+      }
+      outBuffers.forEach(pool::release);
+      empty.release(pool);
     }
   }
 
   /** Keeps the written prefix of every cache of a flow_lm_main result. */
-  private VoiceState compact(OrtSession.Result r) {
+  private VoiceState compact(java.util.function.Function<String, OnnxTensor> outputs) {
     Map<String, VoiceState.Part> parts = new HashMap<>();
     long step = -1;
     for (StateSpec s : states) {
       if (s.key().equals("step")) {
-        long v = Tensors.output(r, s.outputName(), main.name()).getLongBuffer().get(0);
+        long v = outputs.apply(s.outputName()).getLongBuffer().get(0);
         if (step >= 0 && v != step) {
           throw new EngineException(
               "flow_lm_main layers disagree on the step: " + step + " vs " + v);
@@ -356,7 +373,7 @@ final class FlowLm implements AutoCloseable {
       throw new EngineException("flow_lm_main returned step " + step + " after the voice prompt");
     }
     for (StateSpec s : states) {
-      OnnxTensor t = Tensors.output(r, s.outputName(), main.name());
+      OnnxTensor t = outputs.apply(s.outputName());
       if (s.key().equals("cache")) {
         parts.put(s.inputName(), cachePrefix(s, t.getFloatBuffer(), (int) step));
       } else {
@@ -690,6 +707,5 @@ final class FlowLm implements AutoCloseable {
   public void close() {
     emptySequence.close();
     emptyText.close();
-    zeroState.forEach(OnnxTensor::close);
   }
 }

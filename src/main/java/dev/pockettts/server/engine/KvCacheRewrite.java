@@ -74,15 +74,18 @@ final class KvCacheRewrite {
       swapped += sliceBeforeGather(c.input());
       prefixes += slicePrefixOnce(c.output());
     }
-    if (swapped == 0 && prefixes == 0 && caches.stream().allMatch(c -> c.scatters().size() == 1)) {
-      throw new GraphRewrite.NotRecognized("the cache updates hold no copy this rewrite removes");
-    }
     List<String> inPlace = new ArrayList<>();
     for (int i = 0; i < caches.size(); i++) {
       Node scatter = g.producer(caches.get(i).output());
       if (scatter != null && readsBeforeWrite(caches.get(i).input(), scatter)) {
         inPlace.add(caches.get(i).input());
       }
+    }
+    boolean edited =
+        swapped > 0 || prefixes > 0 || caches.stream().anyMatch(c -> c.scatters().size() > 1);
+    if (!edited && inPlace.isEmpty()) {
+      throw new GraphRewrite.NotRecognized(
+          "the cache updates hold no copy this rewrite removes, and cannot be made in place");
     }
     return inPlace;
   }

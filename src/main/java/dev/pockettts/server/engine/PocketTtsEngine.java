@@ -94,7 +94,11 @@ public final class PocketTtsEngine implements AutoCloseable {
               dec,
               rewrite ? GraphRewrite.Kind.UPSAMPLING : null);
       Graph enc =
-          files.mimiEncoder() == null ? null : open("mimi_encoder", files.mimiEncoder(), dec);
+          files.mimiEncoder() == null
+              ? null
+              // cloning is one large run: it takes both pools' threads (10 s of audio took 3.2-3.5
+              // s on one thread and 2.3 s on two on the 2-core bench machine)
+              : open("mimi_encoder", files.mimiEncoder(), gen + dec);
       this.textConditioner = new TextConditioner(env, text);
       this.flowLm = new FlowLm(env, main, head, config.flowStates());
       this.decoder = new MimiDecoder(env, mimi, config.mimiStates(), flowLm.latentDim());
@@ -240,7 +244,8 @@ public final class PocketTtsEngine implements AutoCloseable {
       if (profile != null) {
         o.enableProfiling(profile + "-" + graph);
       }
-      if (!graph.startsWith("flow_lm")) {
+      if (!graph.startsWith("flow_lm")
+          && !(graph.equals("mimi_encoder") && Boolean.getBoolean("encArena"))) {
         // variable-length inputs: the arena and memory patterns only grow the resident size
         o.setCPUArenaAllocator(false);
         o.setMemoryPatternOptimization(false);

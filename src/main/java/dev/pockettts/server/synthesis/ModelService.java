@@ -40,6 +40,8 @@ public class ModelService implements DisposableBean {
     STARTING,
     DOWNLOADING,
     LOADING,
+    /** Loaded, speaking a first script so the first request is fast (requests are served). */
+    WARMING,
     READY,
     FAILED
   }
@@ -82,6 +84,7 @@ public class ModelService implements DisposableBean {
   private final DownloadProgress progress = new DownloadProgress();
   private volatile State state = State.STARTING;
   private volatile List<Bundle> bundles = List.of();
+  private final List<Runnable> readyActions = new ArrayList<>();
   private volatile String error;
 
   /** First wait before a download is tried again after a network failure; it doubles each time. */
@@ -121,6 +124,29 @@ public class ModelService implements DisposableBean {
             settings.model().endpoint(), settings.model().token(), downloadAttempts, downloadDelay);
     List<ModelSettings> models = settings.models();
     this.stores = models.stream().map(m -> new ModelStore(m, hub, progress)).toList();
+  }
+
+  /**
+   * Runs {@code action} on the loader thread once the models are loaded, before {@code /health}
+   * says they are ready (at once, here, when they already are loaded), for work that makes the
+   * first requests faster; its failure is logged, never fatal.
+   */
+  public void whenReady(Runnable action) {
+    synchronized (readyActions) {
+      if (state != State.READY && state != State.WARMING) {
+        readyActions.add(action);
+        return;
+      }
+    }
+    runReadyAction(action);
+  }
+
+  private void runReadyAction(Runnable action) {
+    try {
+      action.run();
+    } catch (RuntimeException e) {
+      log.warn("A preparation after the model load failed: {}", e.toString());
+    }
   }
 
   @EventListener(ApplicationReadyEvent.class)
@@ -196,6 +222,13 @@ public class ModelService implements DisposableBean {
       }
       bundles = List.copyOf(loaded);
       retry = null;
+      List<Runnable> actions;
+      synchronized (readyActions) {
+        state = State.WARMING;
+        actions = List.copyOf(readyActions);
+        readyActions.clear();
+      }
+      actions.forEach(this::runReadyAction);
       state = State.READY;
     } catch (ModelFileException e) {
       if (e.reason() == ModelFileException.Reason.NETWORK) {

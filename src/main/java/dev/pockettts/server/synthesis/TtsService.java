@@ -110,11 +110,42 @@ public class TtsService {
       OutputStream out,
       long timeoutMillis)
       throws IOException {
+    return stream(engine, chunks, voice, format, speed, out, timeoutMillis, true);
+  }
+
+  private SynthesisResult stream(
+      PocketTtsEngine engine,
+      List<TextChunk> chunks,
+      VoiceState voice,
+      AudioFormat format,
+      double speed,
+      OutputStream out,
+      long timeoutMillis,
+      boolean counted)
+      throws IOException {
     try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
-      SynthesisResult r = run(engine, chunks, voice, encoder, timeoutMillis);
+      SynthesisResult r = run(engine, chunks, voice, encoder, timeoutMillis, counted);
       encoder.finish();
       return r;
     }
+  }
+
+  /**
+   * Speaks a short script as WAV into nothing, outside the metrics: the code paths and buffers of a
+   * real request are then ready before the first one comes. (No FFmpeg format: a broken encoder
+   * must never hold the server back from being ready.)
+   */
+  public void warmUp(PocketTtsEngine engine, VoiceState voice) throws IOException {
+    List<TextChunk> chunks = prepare(engine, "Ready to speak.", AudioFormat.WAV, 1.0, true);
+    stream(
+        engine,
+        chunks,
+        voice,
+        AudioFormat.WAV,
+        1.0,
+        OutputStream.nullOutputStream(),
+        settings.requestTimeout().toMillis(),
+        false);
   }
 
   /** A saved file and how its synthesis went. */
@@ -136,7 +167,7 @@ public class TtsService {
             target -> {
               try (OutputStream out = new BufferedOutputStream(target.out())) {
                 try (PcmEncoder encoder = ffmpeg.encoder(format, speed, engine.sampleRate(), out)) {
-                  result.set(run(engine, chunks, voice, encoder, timeoutMillis));
+                  result.set(run(engine, chunks, voice, encoder, timeoutMillis, true));
                   encoder.finish();
                 }
               }
@@ -156,7 +187,8 @@ public class TtsService {
       List<TextChunk> chunks,
       VoiceState voice,
       PcmEncoder encoder,
-      long timeoutMillis)
+      long timeoutMillis,
+      boolean counted)
       throws IOException {
     AtomicReference<IOException> failure = new AtomicReference<>();
     Cancellation cancel = new Cancellation();
@@ -213,7 +245,9 @@ public class TtsService {
               + settings.requestTimeout().toSeconds()
               + " s)");
     }
-    metrics.record(r, engine.sampleRate());
+    if (counted) {
+      metrics.record(r, engine.sampleRate());
+    }
     log.debug(
         "Synthesised {} chunks, {} frames, RTF {}",
         r.chunks(),

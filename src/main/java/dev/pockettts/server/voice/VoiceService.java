@@ -59,6 +59,15 @@ public class VoiceService {
     CaffeineCacheMetrics.monitor(registry, cache, "voices");
   }
 
+  /** The voice a request without one speaks with (the seed server's). */
+  public static final String DEFAULT_VOICE = "alba";
+
+  /** The default voice of a bundle: alba, else its first built-in voice; null when it has none. */
+  public static String defaultVoiceOf(ModelService.Bundle b) {
+    List<String> names = b.store().voiceNames();
+    return names.contains(DEFAULT_VOICE) ? DEFAULT_VOICE : names.isEmpty() ? null : names.get(0);
+  }
+
   /** A voice ready to speak: its state and the bundle it belongs to. */
   public record Voice(ModelService.Bundle bundle, VoiceState state) {
 
