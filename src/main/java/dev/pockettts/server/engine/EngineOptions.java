@@ -5,7 +5,8 @@ package dev.pockettts.server.engine;
  *
  * @param precision int8 or fp32 flow LM, flow head and decoder
  * @param generationThreads intra-op threads of the flow LM and flow head sessions
- * @param decoderThreads intra-op threads of the Mimi decoder, encoder and text conditioner
+ * @param decoderThreads intra-op threads of the Mimi decoder and text conditioner (the encoder, one
+ *     large run per cloned voice, takes both counts together)
  * @param rewriteGraphs run the flow LM and decoder through their load-time rewrites (the same
  *     results, fewer copies); off, the published graphs run as they are
  */

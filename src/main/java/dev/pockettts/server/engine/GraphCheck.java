@@ -34,7 +34,9 @@ public final class GraphCheck {
       double latentDiff,
       int samples,
       double pcmDiff,
-      double pcmMax) {
+      double pcmMax,
+      double plainStepMillis,
+      double rewrittenStepMillis) {
 
     public String describe() {
       return String.format(
@@ -43,6 +45,8 @@ public final class GraphCheck {
               + "flow_lm_main: %d autoregressive steps from cache position %d at temperature 0:"
               + " max |difference| conditioning %.3g (largest |value| %.3g), eos_logit %.3g,"
               + " latents %.3g%n"
+              + "flow_lm_main step, mean over those steps (one thread, the two graphs taking turns):"
+              + " published %.2f ms, rewritten %.2f ms (%.2fx)%n"
               + "mimi_decoder: the same %d latents, %d samples: max |difference| %.3g (largest"
               + " |sample| %.3g)",
           rewritten.isEmpty() ? "none (no rewrite recognised the graphs)" : rewritten,
@@ -53,6 +57,9 @@ public final class GraphCheck {
           conditioningMax,
           eosDiff,
           latentDiff,
+          plainStepMillis,
+          rewrittenStepMillis,
+          plainStepMillis > 0 ? rewrittenStepMillis / plainStepMillis : 0,
           steps,
           samples,
           pcmDiff,
@@ -87,6 +94,8 @@ public final class GraphCheck {
     double dEos = 0;
     double dLatent = 0;
     List<float[]> latents = new ArrayList<>();
+    long nanosA = 0;
+    long nanosB = 0;
     Random unused = new Random(0); // temperature 0 draws no noise
     try (OnnxTensor embA = a.textConditioner().embed(chunk.tokens());
         OnnxTensor embB = b.textConditioner().embed(chunk.tokens());
@@ -96,8 +105,12 @@ public final class GraphCheck {
       Arrays.fill(latA, Float.NaN);
       float[] latB = latA.clone();
       for (int step = 0; step < n; step++) {
+        long t0 = System.nanoTime();
         float eosA = genA.step(latA);
+        long t1 = System.nanoTime();
         float eosB = genB.step(latB);
+        nanosA += t1 - t0;
+        nanosB += System.nanoTime() - t1;
         dEos = Math.max(dEos, Math.abs(eosA - eosB));
         float[] ca = genA.conditioning();
         float[] cb = genB.conditioning();
@@ -122,7 +135,9 @@ public final class GraphCheck {
         dLatent,
         pcmA.length,
         maxDiff(pcmA, pcmB),
-        maxAbs(pcmA));
+        maxAbs(pcmA),
+        n == 0 ? 0 : nanosA / 1e6 / n,
+        n == 0 ? 0 : nanosB / 1e6 / n);
   }
 
   /** Decodes in blocks of 12 frames, as the server's longer blocks are. */

@@ -29,7 +29,9 @@ import java.util.Set;
  * its copy when the caller binds the same memory as both (its {@code ScatterND} copies only when
  * input and output buffers differ). That is safe only when every node that reads the state input's
  * values runs before the scatter, which the rewrite checks per cache and records in the model's
- * metadata ({@link #IN_PLACE}). A graph without this pattern is declined with the reason.
+ * metadata ({@link #IN_PLACE}). A graph whose caches are already written by one scatter straight
+ * from state to state (another export) is only marked; a graph without either pattern is declined
+ * with the reason.
  */
 final class KvCacheRewrite {
 
@@ -243,10 +245,7 @@ final class KvCacheRewrite {
   private int sliceBeforeGather(String cache) {
     int done = 0;
     for (Node gather : g.consumers(cache)) {
-      if (!GraphEditor.is(gather, "Gather")
-          || !gather.getInput(0).equals(cache)
-          || GraphEditor.intAttribute(gather, "axis", 0) != 0
-          || g.scalarInt(gather.getInput(1)) == null) {
+      if (!takesOneOnAxisZero(gather, cache)) {
         continue;
       }
       List<Node> readers = g.consumers(gather.getOutput(0));
@@ -298,13 +297,7 @@ final class KvCacheRewrite {
         continue;
       }
       boolean allGathers =
-          readers.stream()
-              .allMatch(
-                  r ->
-                      GraphEditor.is(r, "Gather")
-                          && r.getInput(0).equals(slice.getOutput(0))
-                          && GraphEditor.intAttribute(r, "axis", 0) == 0
-                          && g.scalarInt(r.getInput(1)) != null);
+          readers.stream().allMatch(r -> takesOneOnAxisZero(r, slice.getOutput(0)));
       if (!allGathers) {
         continue;
       }
@@ -341,6 +334,14 @@ final class KvCacheRewrite {
       done++;
     }
     return done;
+  }
+
+  /** True for {@code Gather(data, constant scalar, axis 0)}. */
+  private boolean takesOneOnAxisZero(Node n, String data) {
+    return GraphEditor.is(n, "Gather")
+        && n.getInput(0).equals(data)
+        && GraphEditor.intAttribute(n, "axis", 0) == 0
+        && g.scalarInt(n.getInput(1)) != null;
   }
 
   private static boolean hasAxisZero(long[] axes) {
