@@ -10,7 +10,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * Reuses the large direct buffers that hold the chunks' caches, so that each chunk does not leave
  * megabytes of direct memory for the garbage collector. It keeps every buffer given back, so it
  * holds at most what the most chunks running at once needed. Buffers are not cleared: the graphs
- * never read cache positions at or beyond {@code step}, and a run writes its output caches whole.
+ * never read cache positions at or beyond {@code step}, so what an earlier chunk left there is
+ * never seen (a run either writes its output caches whole, or, bound in place, the new positions).
  */
 final class BufferPool {
 
