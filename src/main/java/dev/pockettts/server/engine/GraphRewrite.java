@@ -1,10 +1,10 @@
 package dev.pockettts.server.engine;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.pockettts.server.engine.onnx.Model;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -85,13 +85,16 @@ final class GraphRewrite {
     if (Files.isRegularFile(cached)) {
       return new Prepared(cached, null, true, "cached in " + cached.getFileName());
     }
-    Model rewritten;
-    String detail;
+    // the source is mapped, not read: the parsed model's weights are views of the file, and the
+    // rewritten model is written through another mapping, so no weight passes through the heap;
+    // both mappings are released before returning (nothing refers to them by then)
+    MappedByteBuffer mapped = null;
     try (FileChannel channel = FileChannel.open(source, StandardOpenOption.READ)) {
-      GraphEditor g =
-          GraphEditor.parse(channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size()));
+      mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+      GraphEditor g = GraphEditor.parse(mapped);
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put(REWRITE, kind.tag + " of " + name + " (sha256 " + sha + ")");
+      String detail;
       if (kind == Kind.KV_CACHE) {
         List<String> inPlace = KvCacheRewrite.apply(g);
         meta.put(KvCacheRewrite.IN_PLACE, String.join(",", inPlace));
@@ -99,30 +102,70 @@ final class GraphRewrite {
       } else {
         detail = ConvTransposeRewrite.apply(g) + " layers";
       }
-      rewritten = g.build(meta);
+      Model rewritten = g.build(meta);
+      removeStale(source, prefix, cached);
+      try {
+        Path tmp = Files.createTempFile(source.getParent(), "." + prefix, ".part");
+        try {
+          write(rewritten, tmp);
+          move(tmp, cached);
+        } finally {
+          Files.deleteIfExists(tmp);
+        }
+        return new Prepared(cached, null, true, detail + ", written to " + cached.getFileName());
+      } catch (IOException | SecurityException e) {
+        return new Prepared(
+            null,
+            rewritten.toByteArray(),
+            true,
+            detail + ", kept in memory (cannot write beside the model: " + e.getMessage() + ")");
+      }
     } catch (NotRecognized e) {
       return new Prepared(source, null, false, "not recognised: " + e.getMessage());
     } catch (IOException e) {
       throw new EngineException("cannot read " + source + ": " + e.getMessage(), e);
+    } finally {
+      unmap(mapped);
     }
-    removeStale(source, prefix, cached);
-    try {
-      Path tmp = Files.createTempFile(source.getParent(), "." + prefix, ".part");
+  }
+
+  private static void write(Model model, Path file) throws IOException {
+    int size = model.getSerializedSize();
+    try (FileChannel out =
+        FileChannel.open(
+            file,
+            StandardOpenOption.READ,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      MappedByteBuffer target = out.map(FileChannel.MapMode.READ_WRITE, 0, size);
       try {
-        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
-          rewritten.writeTo(out);
-        }
-        move(tmp, cached);
+        CodedOutputStream coded = CodedOutputStream.newInstance(target);
+        model.writeTo(coded);
+        coded.flush();
+        coded.checkNoSpaceLeft();
+        target.force();
       } finally {
-        Files.deleteIfExists(tmp);
+        unmap(target);
       }
-      return new Prepared(cached, null, true, detail + ", written to " + cached.getFileName());
-    } catch (IOException | SecurityException e) {
-      return new Prepared(
-          null,
-          rewritten.toByteArray(),
-          true,
-          detail + ", kept in memory (cannot write beside the model: " + e.getMessage() + ")");
+    }
+  }
+
+  /**
+   * Releases a mapping now instead of at some later garbage collection (through {@code
+   * sun.misc.Unsafe.invokeCleaner}, the supported way on Java 9 and later); nothing may use the
+   * buffer afterwards. Where that is not available the collector releases it.
+   */
+  private static void unmap(MappedByteBuffer buffer) {
+    if (buffer == null) {
+      return;
+    }
+    try {
+      Class<?> unsafe = Class.forName("sun.misc.Unsafe");
+      java.lang.reflect.Field field = unsafe.getDeclaredField("theUnsafe");
+      field.setAccessible(true);
+      unsafe.getMethod("invokeCleaner", java.nio.ByteBuffer.class).invoke(field.get(null), buffer);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      log.debug("Cannot release a mapping at once: {}", e.toString());
     }
   }
 
