@@ -130,6 +130,28 @@ function once(target, event) {
   return new Promise((resolve) => target.addEventListener(event, resolve, { once: true }));
 }
 
+/**
+ * Ends a Media Source stream once its buffer is idle. Chromium can report the buffer busy again
+ * right after an 'updateend' (endOfStream then throws InvalidStateError), so this waits and tries
+ * again a few times.
+ */
+async function endStream(source, buffer) {
+  for (let attempt = 0; ; attempt++) {
+    while (buffer.updating) {
+      await once(buffer, 'updateend');
+    }
+    try {
+      source.endOfStream();
+      return;
+    } catch (e) {
+      if (attempt >= 5 || e.name !== 'InvalidStateError') {
+        throw e;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 function firstAudio(started) {
   setPhase('playing', 'Playing while the rest is generated (first audio after '
       + Math.round(performance.now() - started) + ' ms)…');
@@ -163,10 +185,7 @@ async function playWithMediaSource(response, mime, started) {
       player.play().catch(() => {});
     }
   }
-  if (buffer.updating) {
-    await once(buffer, 'updateend');
-  }
-  source.endOfStream();
+  await endStream(source, buffer);
   return chunks;
 }
 
