@@ -244,8 +244,7 @@ public final class PocketTtsEngine implements AutoCloseable {
       if (profile != null) {
         o.enableProfiling(profile + "-" + graph);
       }
-      if (!graph.startsWith("flow_lm")
-          && !(graph.equals("mimi_encoder") && Boolean.getBoolean("encArena"))) {
+      if (!graph.startsWith("flow_lm")) {
         // variable-length inputs: the arena and memory patterns only grow the resident size
         o.setCPUArenaAllocator(false);
         o.setMemoryPatternOptimization(false);
