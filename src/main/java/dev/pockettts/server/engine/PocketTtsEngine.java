@@ -194,8 +194,17 @@ public final class PocketTtsEngine implements AutoCloseable {
     try (OrtSession.SessionOptions options = sessionOptions(name, threads)) {
       if (rewrite != null) {
         long t0 = System.nanoTime();
-        GraphRewrite.Prepared p = GraphRewrite.prepare(file, rewrite);
-        if (p.rewritten()) {
+        GraphRewrite.Prepared p = null;
+        try {
+          p = GraphRewrite.prepare(file, rewrite);
+        } catch (RuntimeException e) {
+          // a rewrite that fails in a way it did not foresee never stops the model from loading
+          log.warn(
+              "{}: the load-time rewrite failed ({}); running it unmodified", name, e.toString());
+        }
+        if (p != null && !p.rewritten()) {
+          log.info("{}: {} {}; running it unmodified", name, file.getFileName(), p.note());
+        } else if (p != null) {
           try {
             g =
                 p.file() != null
@@ -216,8 +225,6 @@ public final class PocketTtsEngine implements AutoCloseable {
                 e.getMessage(),
                 file.getFileName());
           }
-        } else {
-          log.info("{}: {} {}; running it unmodified", name, file.getFileName(), p.note());
         }
       }
       if (g == null) {
