@@ -3,7 +3,6 @@ package dev.pockettts.server.engine;
 import com.google.protobuf.CodedOutputStream;
 import dev.pockettts.server.engine.onnx.Model;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -12,9 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,14 +66,9 @@ final class GraphRewrite {
     String name = source.getFileName().toString();
     String stem = name.endsWith(".onnx") ? name.substring(0, name.length() - 5) : name;
     String sha;
-    try (InputStream in = Files.newInputStream(source)) {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      byte[] buffer = new byte[1 << 16];
-      for (int n; (n = in.read(buffer)) > 0; ) {
-        digest.update(buffer, 0, n);
-      }
-      sha = HexFormat.of().formatHex(digest.digest());
-    } catch (IOException | NoSuchAlgorithmException e) {
+    try {
+      sha = ModelFiles.sha256(source);
+    } catch (IOException e) {
       throw new EngineException("cannot read " + source + ": " + e.getMessage(), e);
     }
     String prefix = stem + ".rewritten-" + kind.tag + "-";

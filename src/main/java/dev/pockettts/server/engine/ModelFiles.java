@@ -1,7 +1,12 @@
 package dev.pockettts.server.engine;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /** The graph files of a model folder for one precision. */
 public record ModelFiles(
@@ -25,6 +30,23 @@ public record ModelFiles(
   /** File name of a graph for a precision, as published. */
   public static String fileName(String stem, boolean int8) {
     return stem + (int8 ? "_int8" : "") + ".onnx";
+  }
+
+  /** SHA-256 of a file in hex (model files are checked, and their rewrites named, by it). */
+  public static String sha256(Path file) throws IOException {
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    byte[] buf = new byte[1 << 16];
+    try (InputStream in = Files.newInputStream(file)) {
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(md.digest());
   }
 
   private static Path pick(Path dir, String stem, boolean int8, boolean required) {

@@ -1,5 +1,6 @@
 package dev.pockettts.server.model;
 
+import dev.pockettts.server.engine.ModelFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,10 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,7 +73,7 @@ public final class HubClient {
     for (int attempt = 1; attempt <= attempts; attempt++) {
       try {
         fetch(f, part, progress);
-        String actual = sha256(part);
+        String actual = ModelFiles.sha256(part);
         long actualSize = Files.size(part);
         if ((size >= 0 && actualSize != size)
             || (sha256 != null && !sha256.equalsIgnoreCase(actual))) {
@@ -308,24 +306,6 @@ public final class HubClient {
     if (total > 0 && done < total) {
       throw new IOException("connection closed after " + done + " of " + total + " bytes");
     }
-  }
-
-  /** SHA-256 of a file in hex. */
-  public static String sha256(Path file) throws IOException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    byte[] buf = new byte[1 << 16];
-    try (InputStream in = Files.newInputStream(file)) {
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        md.update(buf, 0, n);
-      }
-    }
-    return HexFormat.of().formatHex(md.digest());
   }
 
   private static void sleep(Duration d) {

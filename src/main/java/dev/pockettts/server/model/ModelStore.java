@@ -186,7 +186,7 @@ public final class ModelStore {
         record.put(
             f.localName(),
             new ChecksumRecord.Entry(
-                Files.size(target), HubClient.sha256(target), hub.url(f).toString()));
+                Files.size(target), ModelFiles.sha256(target), hub.url(f).toString()));
         return;
       }
       if (intact(target, size, sha)) {
@@ -222,7 +222,7 @@ public final class ModelStore {
   }
 
   private static boolean intact(Path file, long size, String sha) throws IOException {
-    return (size < 0 || Files.size(file) == size) && sha.equalsIgnoreCase(HubClient.sha256(file));
+    return (size < 0 || Files.size(file) == size) && sha.equalsIgnoreCase(ModelFiles.sha256(file));
   }
 
   /** Files of a model folder used as it is: checks those with a recorded checksum. */

@@ -4,7 +4,7 @@ import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static dev.pockettts.server.api.ServerHarness.json;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.pockettts.server.model.HubClient;
+import dev.pockettts.server.engine.ModelFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +30,7 @@ class CorruptModelTest extends ServerTest {
         "{\"flow_lm_main_int8.onnx\":{\"size\":"
             + Files.size(main)
             + ",\"sha256\":\""
-            + HubClient.sha256(main)
+            + ModelFiles.sha256(main)
             + "\",\"source\":\"test\"}}");
     byte[] bytes = Files.readAllBytes(main);
     bytes[bytes.length / 2] ^= 0x21;

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assumptions.assumeThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -38,8 +36,7 @@ class GraphRewriteTest {
   }
 
   private static String sha16(Path file) throws Exception {
-    byte[] d = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
-    return HexFormat.of().formatHex(d).substring(0, 16);
+    return ModelFiles.sha256(file).substring(0, 16);
   }
 
   private static List<String> rewrites(Path dir) throws IOException {

@@ -3,6 +3,7 @@ package dev.pockettts.server.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pockettts.server.engine.ModelFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +51,7 @@ class HubClientTest {
       DownloadProgress progress = new DownloadProgress();
       String sha = client.download(f, content.length, null, dir.resolve("f.bin"), progress);
       assertThat(dir.resolve("f.bin")).hasBinaryContent(content);
-      assertThat(sha).isEqualTo(HubClient.sha256(dir.resolve("f.bin")));
+      assertThat(sha).isEqualTo(ModelFiles.sha256(dir.resolve("f.bin")));
       assertThat(hub.requests)
           .singleElement()
           .satisfies(r -> assertThat(r.range()).isEqualTo("bytes=40000-"));

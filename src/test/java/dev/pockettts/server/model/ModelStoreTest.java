@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pockettts.server.engine.EngineOptions;
 import dev.pockettts.server.engine.GenerationParams;
+import dev.pockettts.server.engine.ModelFiles;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.Precision;
 import dev.pockettts.server.engine.VoiceState;
@@ -85,7 +86,7 @@ class ModelStoreTest {
     }
     assertThat(folder.resolve("flow_lm_main.onnx")).doesNotExist(); // int8 set only
     assertThat(Files.readString(folder.resolve("checksums.json")))
-        .contains(HubClient.sha256(TINY.resolve("flow_lm_main_int8.onnx")));
+        .contains(ModelFiles.sha256(TINY.resolve("flow_lm_main_int8.onnx")));
     assertThat(store.progress().doneBytes()).isPositive();
     assertThat(store.cloningProblem()).isNull();
     try (Stream<Path> parts = Files.list(folder)) {
