@@ -1,6 +1,9 @@
 package dev.pockettts.server.engine;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,6 +24,16 @@ final class BufferPool {
     Queue<ByteBuffer> q = free.get(bytes);
     ByteBuffer b = q == null ? null : q.poll();
     return b != null ? b.clear() : Tensors.direct(bytes);
+  }
+
+  /**
+   * A tensor of {@code spec}'s shape over a pooled buffer, which is added to {@code taken} so the
+   * caller can give it back (after closing the tensor).
+   */
+  OnnxTensor tensor(OrtEnvironment env, StateSpec spec, List<ByteBuffer> taken) {
+    ByteBuffer b = acquire(Math.toIntExact(spec.elements() * spec.dtype().bytes()));
+    taken.add(b);
+    return Tensors.of(env, b, spec.shape(), spec.dtype().javaType());
   }
 
   /** Returns a buffer no tensor refers to any more. */

@@ -336,9 +336,7 @@ final class FlowLm implements AutoCloseable {
         } else if (inPlace) {
           pinned.put(s.outputName(), inputs.get(s.inputName()));
         } else {
-          ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
-          outBuffers.add(b);
-          pinned.put(s.outputName(), Tensors.of(env, b, s.shape(), s.dtype().javaType()));
+          pinned.put(s.outputName(), pool.tensor(env, s, outBuffers));
         }
       }
       try (OrtSession.Result r = main.run(inputs, requested, pinned)) {
@@ -597,9 +595,7 @@ final class FlowLm implements AutoCloseable {
             writeSet[i] = readSet[i]; // the graph's scatter writes the new positions in place
             continue;
           }
-          ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
-          writeBuffers.add(b);
-          writeSet[i] = Tensors.of(env, b, s.shape(), s.dtype().javaType());
+          writeSet[i] = pool.tensor(env, s, writeBuffers);
         }
         inputs.putAll(start.tensors());
         inputs.put(SEQUENCE, emptySequence);

@@ -138,19 +138,13 @@ final class MimiDecoder implements AutoCloseable {
       try {
         for (int i = 0; i < large.size(); i++) {
           StateSpec s = large.get(i);
-          even[i] = pooledTensor(s);
-          odd[i] = pooledTensor(s);
+          even[i] = pool.tensor(env, s, buffers);
+          odd[i] = pool.tensor(env, s, buffers);
         }
       } catch (RuntimeException e) {
         close();
         throw e;
       }
-    }
-
-    private OnnxTensor pooledTensor(StateSpec s) {
-      ByteBuffer b = pool.acquire(Math.toIntExact(s.elements() * s.dtype().bytes()));
-      buffers.add(b);
-      return Tensors.of(env, b, s.shape(), s.dtype().javaType());
     }
 
     /** Decodes {@code count} latents (row-major [count, latentDim]) into count * 1920 samples. */
