@@ -34,7 +34,7 @@ final class GraphEditor {
   private final Model model;
   private final List<Node> nodes;
   private final Map<String, Tensor> initializers = new HashMap<>();
-  private final List<Tensor> addedInitializers = new ArrayList<>();
+  private final Map<String, Tensor> addedInitializers = new LinkedHashMap<>();
   private final Set<String> graphInputs = new HashSet<>();
   private final Set<String> graphOutputs = new HashSet<>();
   private final Map<String, Node> producer = new HashMap<>();
@@ -123,14 +123,7 @@ final class GraphEditor {
 
   Tensor initializer(String name) {
     Tensor t = initializers.get(name);
-    if (t == null) {
-      for (Tensor a : addedInitializers) {
-        if (a.getName().equals(name)) {
-          return a;
-        }
-      }
-    }
-    return t;
+    return t != null ? t : addedInitializers.get(name);
   }
 
   /** Integer values of a constant (Constant node or initializer) of int64 type; null otherwise. */
@@ -270,7 +263,7 @@ final class GraphEditor {
     for (long d : dims) {
       t.addDims(d);
     }
-    addedInitializers.add(t.setRawData(ByteString.copyFrom(raw)).build());
+    addedInitializers.put(name, t.setRawData(ByteString.copyFrom(raw)).build());
     return name;
   }
 
@@ -335,7 +328,7 @@ final class GraphEditor {
    */
   Model build(Map<String, String> metadata) {
     Graph.Builder g = model.getGraph().toBuilder().clearNode().addAllNode(sorted());
-    g.addAllInitializer(addedInitializers);
+    g.addAllInitializer(addedInitializers.values());
     Model.Builder m = model.toBuilder().setGraph(g);
     Map<String, String> meta = new LinkedHashMap<>();
     for (StringEntry e : model.getMetadataPropsList()) {
@@ -350,7 +343,7 @@ final class GraphEditor {
   private List<Node> sorted() {
     Set<String> available = new HashSet<>(graphInputs);
     available.addAll(initializers.keySet());
-    addedInitializers.forEach(t -> available.add(t.getName()));
+    available.addAll(addedInitializers.keySet());
     available.add("");
     Map<String, Node> writers = new HashMap<>(producer);
     List<Node> out = new ArrayList<>(nodes.size());

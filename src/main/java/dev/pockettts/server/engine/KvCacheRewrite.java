@@ -66,9 +66,8 @@ final class KvCacheRewrite {
     if (caches.isEmpty()) {
       throw new GraphRewrite.NotRecognized("no state output is written by ScatterND from a state");
     }
-    List<Node> merged = new ArrayList<>();
     for (Cache c : caches) {
-      merged.add(mergeScatters(c));
+      mergeScatters(c);
     }
     int swapped = 0;
     int prefixes = 0;
@@ -124,9 +123,9 @@ final class KvCacheRewrite {
 
   // ------------------------------------------------------------------ 1. one scatter
 
-  private Node mergeScatters(Cache c) {
+  private void mergeScatters(Cache c) {
     if (c.scatters().size() == 1) {
-      return c.scatters().get(0);
+      return;
     }
     Node second = g.producer(c.output());
     Node first = g.producer(second.getInput(0));
@@ -157,19 +156,19 @@ final class KvCacheRewrite {
     }
     String indices = g.freshName("indices");
     String updates = g.freshName("updates");
-    Node concatIndices =
-        g.node("Concat", List.of(first.getInput(1), second.getInput(1)), List.of(indices))
-            .addAttribute(GraphEditor.intAttr("axis", 0))
-            .build();
-    Node concatUpdates =
-        g.node("Concat", List.of(first.getInput(2), second.getInput(2)), List.of(updates))
-            .addAttribute(GraphEditor.intAttr("axis", 0))
-            .build();
+    Node concatIndices = concat(first.getInput(1), second.getInput(1), indices);
+    Node concatUpdates = concat(first.getInput(2), second.getInput(2), updates);
     Node scatter =
         g.node("ScatterND", List.of(c.input(), indices, updates), List.of(c.output())).build();
     g.remove(first);
     g.replace(second, List.of(concatIndices, concatUpdates, scatter));
-    return scatter;
+  }
+
+  /** {@code Concat(a, b, axis 0) -> out}. */
+  private Node concat(String a, String b, String out) {
+    return g.node("Concat", List.of(a, b), List.of(out))
+        .addAttribute(GraphEditor.intAttr("axis", 0))
+        .build();
   }
 
   /**
@@ -309,20 +308,14 @@ final class KvCacheRewrite {
         System.arraycopy(starts, 0, newStarts, 1, starts.length);
         System.arraycopy(axes, 0, newAxes, 1, axes.length);
         String ends = g.freshName("ends");
-        Node concatEnds =
-            g.node("Concat", List.of(g.int64s("end", c + 1), slice.getInput(2)), List.of(ends))
-                .addAttribute(GraphEditor.intAttr("axis", 0))
-                .build();
+        Node concatEnds = concat(g.int64s("end", c + 1), slice.getInput(2), ends);
         List<String> inputs =
             new ArrayList<>(
                 List.of(cache, g.int64s("starts", newStarts), ends, g.int64s("axes", newAxes)));
         List<Node> added = new ArrayList<>(List.of(concatEnds));
         if (slice.getInputCount() > 4 && !slice.getInput(4).isEmpty()) {
           String steps = g.freshName("steps");
-          added.add(
-              g.node("Concat", List.of(g.int64s("step", 1), slice.getInput(4)), List.of(steps))
-                  .addAttribute(GraphEditor.intAttr("axis", 0))
-                  .build());
+          added.add(concat(g.int64s("step", 1), slice.getInput(4), steps));
           inputs.add(steps);
         }
         String part = g.freshName("prefix");
