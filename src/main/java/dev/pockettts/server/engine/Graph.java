@@ -68,6 +68,15 @@ final class Graph implements AutoCloseable {
     }
   }
 
+  /** Runs the graph with run options; the caller closes the result. */
+  OrtSession.Result run(Map<String, ? extends OnnxTensor> inputs, OrtSession.RunOptions options) {
+    try {
+      return session.run(inputs, options);
+    } catch (OrtException e) {
+      throw new EngineException(name + " failed: " + e.getMessage(), e);
+    }
+  }
+
   /**
    * Runs the graph writing the outputs named in {@code pinned} into those caller-owned tensors
    * (ONNX Runtime allocates nothing for them); the result holds the {@code requested} outputs.

@@ -16,7 +16,8 @@ import java.util.stream.Stream;
  * twice, with the published graphs and with the rewritten ones, and both run the same
  * autoregressive loop at temperature 0 from the same voice and text, each feeding back its own
  * latents. The report gives the largest difference seen in the conditioning, the EOS logit and the
- * latents of every step, and in the PCM the two decoders make of the same latents.
+ * latents of every step, in the PCM the two decoders make of the same latents, and in the voice
+ * conditioning the two encoders make of the same reference audio.
  */
 public final class GraphCheck {
 
@@ -36,36 +37,68 @@ public final class GraphCheck {
       double pcmDiff,
       double pcmMax,
       double plainStepMillis,
-      double rewrittenStepMillis) {
+      double rewrittenStepMillis,
+      Encoding encoding) {
 
     public String describe() {
       return String.format(
-          java.util.Locale.ROOT,
-          "rewritten graphs: %s; caches updated in place: %s%n"
-              + "flow_lm_main: %d autoregressive steps from cache position %d at temperature 0:"
-              + " max |difference| conditioning %.3g (largest |value| %.3g), eos_logit %.3g,"
-              + " latents %.3g%n"
-              + "flow_lm_main step, mean over those steps (one thread, the two graphs taking turns):"
-              + " published %.2f ms, rewritten %.2f ms (%.2fx)%n"
-              + "mimi_decoder: the same %d latents, %d samples: max |difference| %.3g (largest"
-              + " |sample| %.3g)",
-          rewritten.isEmpty() ? "none (no rewrite recognised the graphs)" : rewritten,
-          inPlace ? "yes" : "no",
-          steps,
-          startPosition,
-          conditioningDiff,
-          conditioningMax,
-          eosDiff,
-          latentDiff,
-          plainStepMillis,
-          rewrittenStepMillis,
-          plainStepMillis > 0 ? rewrittenStepMillis / plainStepMillis : 0,
-          steps,
-          samples,
-          pcmDiff,
-          pcmMax);
+              java.util.Locale.ROOT,
+              "rewritten graphs: %s; caches updated in place: %s%n"
+                  + "flow_lm_main: %d autoregressive steps from cache position %d at temperature 0:"
+                  + " max |difference| conditioning %.3g (largest |value| %.3g), eos_logit %.3g,"
+                  + " latents %.3g%n"
+                  + "flow_lm_main step, mean over those steps (one thread, the two graphs taking turns):"
+                  + " published %.2f ms, rewritten %.2f ms (%.2fx)%n"
+                  + "mimi_decoder: the same %d latents, %d samples: max |difference| %.3g (largest"
+                  + " |sample| %.3g)",
+              rewritten.isEmpty() ? "none (no rewrite recognised the graphs)" : rewritten,
+              inPlace ? "yes" : "no",
+              steps,
+              startPosition,
+              conditioningDiff,
+              conditioningMax,
+              eosDiff,
+              latentDiff,
+              plainStepMillis,
+              rewrittenStepMillis,
+              plainStepMillis > 0 ? rewrittenStepMillis / plainStepMillis : 0,
+              steps,
+              samples,
+              pcmDiff,
+              pcmMax)
+          + (encoding == null
+              ? String.format("%nmimi_encoder: not in the folder (no cloning), not compared")
+              : encoding.describe());
     }
   }
+
+  /** The two encoders on the same reference audio: largest difference and each one's time. */
+  public record Encoding(
+      double seconds,
+      int frames,
+      double diff,
+      double max,
+      double plainMillis,
+      double rewrittenMillis) {
+
+    String describe() {
+      return String.format(
+          java.util.Locale.ROOT,
+          "%nmimi_encoder: %.0f s of audio, %d frames: max |difference| %.3g (largest |value|"
+              + " %.3g); published %.0f ms, rewritten %.0f ms (%.2fx; both pools' threads, after"
+              + " a warm-up run each)",
+          seconds,
+          frames,
+          diff,
+          max,
+          plainMillis,
+          rewrittenMillis,
+          plainMillis > 0 ? rewrittenMillis / plainMillis : 0);
+    }
+  }
+
+  /** Seconds of reference audio the encoders are compared on. */
+  static final int ENCODER_SECONDS = 10;
 
   private GraphCheck() {}
 
@@ -137,7 +170,41 @@ public final class GraphCheck {
         maxDiff(pcmA, pcmB),
         maxAbs(pcmA),
         n == 0 ? 0 : nanosA / 1e6 / n,
-        n == 0 ? 0 : nanosB / 1e6 / n);
+        n == 0 ? 0 : nanosB / 1e6 / n,
+        a.encoder() == null || b.encoder() == null ? null : encode(a.encoder(), b.encoder()));
+  }
+
+  /** Both encoders on the same speech-like signal (a pitch glide with harmonics and noise). */
+  private static Encoding encode(MimiEncoder a, MimiEncoder b) {
+    int rate = 24_000;
+    float[] pcm = new float[ENCODER_SECONDS * rate];
+    Random r = new Random(7);
+    double phase = 0;
+    for (int i = 0; i < pcm.length; i++) {
+      double t = (double) i / rate;
+      phase += 2 * Math.PI * (120 + 40 * Math.sin(2 * Math.PI * 0.7 * t)) / rate;
+      double voiced = Math.sin(phase) + 0.5 * Math.sin(2 * phase) + 0.25 * Math.sin(3 * phase);
+      pcm[i] =
+          (float)
+              (0.2 * voiced * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t))
+                  + 0.02 * r.nextGaussian());
+    }
+    float[] warm = Arrays.copyOf(pcm, rate);
+    a.encode(warm);
+    long t0 = System.nanoTime();
+    MimiEncoder.Frames fa = a.encode(pcm);
+    long t1 = System.nanoTime();
+    b.encode(warm);
+    long t2 = System.nanoTime();
+    MimiEncoder.Frames fb = b.encode(pcm);
+    long t3 = System.nanoTime();
+    return new Encoding(
+        ENCODER_SECONDS,
+        fa.count(),
+        maxDiff(fa.data(), fb.data()),
+        maxAbs(fa.data()),
+        (t1 - t0) / 1e6,
+        (t3 - t2) / 1e6);
   }
 
   /** Decodes in blocks of 12 frames, as the server's longer blocks are. */

@@ -154,6 +154,22 @@ final class GraphEditor {
     return dims != null && dims.length == 0 && v != null && v.length == 1 ? v[0] : null;
   }
 
+  /**
+   * The single float of a constant (a Constant node's {@code value_float} or {@code value}, or an
+   * initializer) holding one float, or null.
+   */
+  Float scalarFloat(String tensor) {
+    Node p = producer.get(tensor);
+    if (p != null && p.getOpType().equals("Constant") && p.getDomain().isEmpty()) {
+      Attribute f = attribute(p, "value_float");
+      if (f != null) {
+        return f.getF();
+      }
+    }
+    float[] v = floats(constantTensor(tensor));
+    return v != null && v.length == 1 ? v[0] : null;
+  }
+
   private Tensor constantTensor(String tensor) {
     Node p = producer.get(tensor);
     if (p != null) {
@@ -172,7 +188,10 @@ final class GraphEditor {
 
   /** Float values of an initializer; null when it is not a float initializer. */
   float[] initializerFloats(String name) {
-    Tensor t = initializer(name);
+    return floats(initializer(name));
+  }
+
+  private static float[] floats(Tensor t) {
     if (t == null || t.getDataType() != FLOAT || t.getDataLocation() != 0) {
       return null;
     }
@@ -299,6 +318,19 @@ final class GraphEditor {
   void remove(Node old) {
     nodes.remove(indexOf(old));
     index();
+  }
+
+  /** Removes every node whose outputs nothing reads (and that writes no graph output). */
+  void removeUnused() {
+    boolean removed;
+    do {
+      removed =
+          nodes.removeIf(
+              n ->
+                  n.getOutputList().stream()
+                      .allMatch(o -> !graphOutputs.contains(o) && consumers(o).isEmpty()));
+      index();
+    } while (removed);
   }
 
   /** Makes {@code consumer} read {@code to} wherever it read {@code from}. */

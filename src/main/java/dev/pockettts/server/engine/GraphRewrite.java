@@ -19,11 +19,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The load-time rewrites of the published graphs ({@link KvCacheRewrite} for the flow LM, {@link
- * ConvTransposeRewrite} for the Mimi decoder): the rewritten graph is an ONNX graph run by ONNX
- * Runtime like the original, written once beside it as {@code <graph>.rewritten-<rewrite>-<first 16
- * hex digits of the source's SHA-256>.onnx} (kept in memory when the folder is read-only), so
- * another export or another version of a file never meets a stale rewrite. A graph the rewrite does
- * not recognise runs unmodified, and the log says why.
+ * ConvTransposeRewrite} for the Mimi decoder, {@link BandedAttentionRewrite} for the Mimi encoder):
+ * the rewritten graph is an ONNX graph run by ONNX Runtime like the original, written once beside
+ * it as {@code <graph>.rewritten-<rewrite>-<first 16 hex digits of the source's SHA-256>.onnx}
+ * (kept in memory when the folder is read-only), so another export or another version of a file
+ * never meets a stale rewrite. A graph the rewrite does not recognise runs unmodified, and the log
+ * says why.
  */
 final class GraphRewrite {
 
@@ -42,7 +43,8 @@ final class GraphRewrite {
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
     KV_CACHE("kv1", "KV-cache updates without whole-cache copies"),
-    UPSAMPLING("up1", "upsampling ConvTranspose as Conv");
+    UPSAMPLING("up1", "upsampling ConvTranspose as Conv"),
+    BANDED_ATTENTION("band1", "attention over each query's context only");
 
     final String tag;
     final String what;
@@ -90,8 +92,10 @@ final class GraphRewrite {
         List<String> inPlace = KvCacheRewrite.apply(g);
         meta.put(KvCacheRewrite.IN_PLACE, String.join(",", inPlace));
         detail = inPlace.size() + " caches may be updated in place";
-      } else {
+      } else if (kind == Kind.UPSAMPLING) {
         detail = ConvTransposeRewrite.apply(g) + " layers";
+      } else {
+        detail = BandedAttentionRewrite.apply(g) + " attention layers";
       }
       Model rewritten = g.build(meta);
       removeStale(source, prefix, cached);

@@ -2,6 +2,7 @@ package dev.pockettts.server.engine;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import java.util.Map;
 
@@ -26,8 +27,9 @@ final class MimiEncoder {
   Frames encode(float[] pcm) {
     int padded = (pcm.length + samplesPerFrame - 1) / samplesPerFrame * samplesPerFrame;
     float[] audio = java.util.Arrays.copyOf(pcm, padded);
-    try (OnnxTensor in = Tensors.floats(env, audio, 1, 1, padded);
-        OrtSession.Result r = graph.run(Map.of("audio", in))) {
+    try (OrtSession.RunOptions options = releaseArena();
+        OnnxTensor in = Tensors.floats(env, audio, 1, 1, padded);
+        OrtSession.Result r = graph.run(Map.of("audio", in), options)) {
       OnnxTensor out = Tensors.first(r, graph.name());
       long[] shape = out.getInfo().getShape();
       if (shape.length != 3 || shape[0] != 1) {
@@ -35,6 +37,20 @@ final class MimiEncoder {
             "mimi_encoder returned shape " + java.util.Arrays.toString(shape));
       }
       return new Frames(Tensors.readFloats(out), (int) shape[1], (int) shape[2]);
+    }
+  }
+
+  /**
+   * Run options that free the session's arena after the run: a cloning run takes hundreds of MB (10
+   * s of audio), and the next one may be hours away.
+   */
+  private static OrtSession.RunOptions releaseArena() {
+    try {
+      OrtSession.RunOptions o = new OrtSession.RunOptions();
+      o.addRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+      return o;
+    } catch (OrtException e) {
+      throw new EngineException("cannot set ONNX Runtime run options: " + e.getMessage(), e);
     }
   }
 

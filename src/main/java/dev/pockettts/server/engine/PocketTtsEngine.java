@@ -98,7 +98,11 @@ public final class PocketTtsEngine implements AutoCloseable {
               ? null
               // cloning is one large run: it takes both pools' threads (10 s of audio took 3.2-3.5
               // s on one thread and 2.3 s on two on the 2-core bench machine)
-              : open("mimi_encoder", files.mimiEncoder(), gen + dec);
+              : open(
+                  "mimi_encoder",
+                  files.mimiEncoder(),
+                  gen + dec,
+                  rewrite ? GraphRewrite.Kind.BANDED_ATTENTION : null);
       this.textConditioner = new TextConditioner(env, text);
       this.flowLm = new FlowLm(env, main, head, config.flowStates());
       this.decoder = new MimiDecoder(env, mimi, config.mimiStates(), flowLm.latentDim());
@@ -162,6 +166,11 @@ public final class PocketTtsEngine implements AutoCloseable {
 
   TextConditioner textConditioner() {
     return textConditioner;
+  }
+
+  /** The encoder, or null when the folder has none. */
+  MimiEncoder encoder() {
+    return encoder;
   }
 
   MimiDecoder decoder() {
@@ -252,8 +261,11 @@ public final class PocketTtsEngine implements AutoCloseable {
         o.enableProfiling(profile + "-" + graph);
       }
       if (!graph.startsWith("flow_lm")) {
-        // variable-length inputs: the arena and memory patterns only grow the resident size
-        o.setCPUArenaAllocator(false);
+        // variable-length inputs: memory patterns only grow the resident size, and so does the
+        // arena, except in the encoder: one run of it allocates and frees the same large blocks
+        // again and again (10 s of audio on the bench model: about 0.85 s with the arena, 1.1 s
+        // without), and MimiEncoder gives the arena's memory back after each run
+        o.setCPUArenaAllocator(graph.equals("mimi_encoder"));
         o.setMemoryPatternOptimization(false);
       }
       return o;

@@ -1,6 +1,7 @@
 package dev.pockettts.server.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import java.io.IOException;
@@ -112,6 +113,9 @@ class GraphRewriteTest {
       assertThat(r.samples()).isEqualTo(150 * TinyModels.SAMPLES_PER_FRAME);
       assertThat(r.pcmMax()).isPositive();
       assertThat(r.pcmDiff()).isZero();
+      assertThat(r.encoding().frames()).isEqualTo(125);
+      assertThat(r.encoding().max()).isPositive();
+      assertThat(r.encoding().diff()).isZero();
       assertThat(r.describe()).contains("150 autoregressive steps", "caches updated in place: yes");
     }
   }
@@ -230,5 +234,34 @@ class GraphRewriteTest {
     GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.UPSAMPLING);
     assertThat(up.rewritten()).isTrue();
     assertThat(up.note()).startsWith("4 layers");
+  }
+
+  @Test
+  void thePublishedEncoderGivesTheSameVoiceFramesRewritten() throws Exception {
+    assumeThat(Files.isDirectory(BENCH))
+        .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
+        .isTrue();
+    Path source = Files.copy(BENCH.resolve("mimi_encoder.onnx"), tmp.resolve("mimi_encoder.onnx"));
+    GraphRewrite.Prepared p = GraphRewrite.prepare(source, GraphRewrite.Kind.BANDED_ATTENTION);
+    assertThat(p.rewritten()).isTrue();
+    assertThat(p.note()).startsWith("2 attention layers");
+    // 4 s is 800 positions at 200 Hz: four blocks of the context of 250, the last one partial
+    float[] pcm = new float[4 * 24_000 + 123];
+    java.util.Random r = new java.util.Random(3);
+    for (int i = 0; i < pcm.length; i++) {
+      pcm[i] = (float) (0.3 * Math.sin(i * 0.031) + 0.05 * r.nextGaussian());
+    }
+    ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+    try (ai.onnxruntime.OrtSession.SessionOptions o =
+            new ai.onnxruntime.OrtSession.SessionOptions();
+        Graph plain = Graph.open(env, "mimi_encoder", source, o);
+        Graph banded = Graph.open(env, "mimi_encoder", p.file(), o)) {
+      MimiEncoder.Frames a = new MimiEncoder(env, plain, 1920).encode(pcm);
+      MimiEncoder.Frames b = new MimiEncoder(env, banded, 1920).encode(pcm);
+      assertThat(b.count()).isEqualTo(a.count()).isEqualTo(51);
+      for (int i = 0; i < a.data().length; i++) {
+        assertThat((double) b.data()[i]).isCloseTo(a.data()[i], within(1e-5));
+      }
+    }
   }
 }
