@@ -19,7 +19,7 @@ RUN mkdir -p /app/models /app/voice /app/voices && chown -R tts /app
 USER tts
 ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice VOICES_DIR=/app/voices MALLOC_ARENA_MAX=2
 VOLUME ["/app/models", "/app/voice", "/app/voices"]
-EXPOSE 8000
+EXPOSE 8000 10200
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS "http://127.0.0.1:${PORT}/health" || exit 1
 ENTRYPOINT ["java", "-XX:+UseSerialGC", "-Xms64m", "-Xmx512m", "-XX:MaxDirectMemorySize=2g", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/app.jar"]

@@ -64,7 +64,16 @@ public record ServerSettings(
     int maxAudioSeconds,
     ModelSettings model,
     EngineOptions engine,
-    GenerationParams generation) {
+    GenerationParams generation,
+    Wyoming wyoming) {
+
+  /**
+   * The Wyoming protocol server.
+   *
+   * @param port {@code WYOMING_PORT}; null: no Wyoming server
+   * @param host {@code WYOMING_HOST}, the address to listen on
+   */
+  public record Wyoming(Integer port, String host) {}
 
   /** Parses settings; {@code env} returns a raw value or null for each name. */
   public static ServerSettings parse(Function<String, String> env) {
@@ -200,7 +209,9 @@ public record ServerSettings(
         r.integer("MAX_AUDIO_SECONDS", 3600, 1, 86_400),
         model,
         engine,
-        generation);
+        generation,
+        new Wyoming(
+            r.optionalInteger("WYOMING_PORT", 0, 65535), r.string("WYOMING_HOST", "0.0.0.0")));
   }
 
   /** The settings of each bundle to load, the default first. */

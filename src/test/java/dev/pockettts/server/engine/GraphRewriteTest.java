@@ -221,16 +221,21 @@ class GraphRewriteTest {
     assertThat(other).exists();
   }
 
-  @Test
-  void thePublishedExportIsRecognised() throws IOException {
+  /** A copy of one bench-model graph; the test is skipped with a message without bench-model. */
+  private Path benchCopy(String file) throws IOException {
     assumeThat(Files.isDirectory(BENCH))
         .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
         .isTrue();
-    Path main = Files.copy(BENCH.resolve("flow_lm_main_int8.onnx"), tmp.resolve("a.onnx"));
+    return Files.copy(BENCH.resolve(file), tmp.resolve(file));
+  }
+
+  @Test
+  void thePublishedExportIsRecognised() throws IOException {
+    Path main = benchCopy("flow_lm_main_int8.onnx");
     GraphRewrite.Prepared kv = GraphRewrite.prepare(main, GraphRewrite.Kind.KV_CACHE);
     assertThat(kv.rewritten()).isTrue();
     assertThat(kv.note()).contains("6 caches may be updated in place");
-    Path decoder = Files.copy(BENCH.resolve("mimi_decoder_int8.onnx"), tmp.resolve("b.onnx"));
+    Path decoder = benchCopy("mimi_decoder_int8.onnx");
     GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.UPSAMPLING);
     assertThat(up.rewritten()).isTrue();
     assertThat(up.note()).startsWith("4 layers");
@@ -238,10 +243,7 @@ class GraphRewriteTest {
 
   @Test
   void thePublishedEncoderGivesTheSameVoiceFramesRewritten() throws Exception {
-    assumeThat(Files.isDirectory(BENCH))
-        .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
-        .isTrue();
-    Path source = Files.copy(BENCH.resolve("mimi_encoder.onnx"), tmp.resolve("mimi_encoder.onnx"));
+    Path source = benchCopy("mimi_encoder.onnx");
     GraphRewrite.Prepared p = GraphRewrite.prepare(source, GraphRewrite.Kind.BANDED_ATTENTION);
     assertThat(p.rewritten()).isTrue();
     assertThat(p.note()).startsWith("2 attention layers");
