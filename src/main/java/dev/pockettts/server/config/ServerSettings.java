@@ -72,8 +72,9 @@ public record ServerSettings(
    *
    * @param port {@code WYOMING_PORT}; null: no Wyoming server
    * @param host {@code WYOMING_HOST}, the address to listen on
+   * @param zeroconf {@code WYOMING_ZEROCONF}: announce the server as {@code _wyoming._tcp.local.}
    */
-  public record Wyoming(Integer port, String host) {}
+  public record Wyoming(Integer port, String host, boolean zeroconf) {}
 
   /** Parses settings; {@code env} returns a raw value or null for each name. */
   public static ServerSettings parse(Function<String, String> env) {
@@ -211,7 +212,9 @@ public record ServerSettings(
         engine,
         generation,
         new Wyoming(
-            r.optionalInteger("WYOMING_PORT", 0, 65535), r.string("WYOMING_HOST", "0.0.0.0")));
+            r.optionalInteger("WYOMING_PORT", 0, 65535),
+            r.string("WYOMING_HOST", "0.0.0.0"),
+            r.bool("WYOMING_ZEROCONF", true)));
   }
 
   /** The settings of each bundle to load, the default first. */

@@ -45,6 +45,7 @@ public class WyomingServer implements SmartLifecycle {
   private final WyomingInfo info;
   private final Semaphore connections = new Semaphore(MAX_CONNECTIONS);
   private volatile ServerSocket server;
+  private WyomingAnnouncer announcer;
   private ExecutorService clients;
 
   public WyomingServer(
@@ -98,6 +99,9 @@ public class WyomingServer implements SmartLifecycle {
         "Wyoming server listening on {}:{} (no authentication: keep it on a trusted network)",
         w.host(),
         port());
+    if (w.zeroconf()) {
+      announcer = new WyomingAnnouncer(w.host(), port(), WyomingAnnouncer.serviceName());
+    }
   }
 
   /** The port listened on (the bound one when WYOMING_PORT is 0), or -1 when not listening. */
@@ -151,6 +155,10 @@ public class WyomingServer implements SmartLifecycle {
   public synchronized void stop() {
     ServerSocket s = server;
     server = null;
+    if (announcer != null) {
+      announcer.stop();
+      announcer = null;
+    }
     if (s != null) {
       try {
         s.close();

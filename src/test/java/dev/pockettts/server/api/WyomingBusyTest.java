@@ -14,7 +14,13 @@ import org.springframework.test.context.TestPropertySource;
 
 /** A Wyoming request when every worker is busy and the queue is full gets an error event. */
 @TestPropertySource(
-    properties = {"WYOMING_PORT=0", "SYNTHESIS_WORKERS=1", "QUEUE_SIZE=0", "TEMPERATURE=0"})
+    properties = {
+      "WYOMING_PORT=0",
+      "WYOMING_ZEROCONF=false",
+      "SYNTHESIS_WORKERS=1",
+      "QUEUE_SIZE=0",
+      "TEMPERATURE=0"
+    })
 class WyomingBusyTest extends ServerTest {
 
   @Autowired WyomingServer wyoming;

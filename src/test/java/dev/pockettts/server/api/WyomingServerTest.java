@@ -30,7 +30,13 @@ import tools.jackson.databind.node.ObjectNode;
  * protocol's description: a JSON header line, then data_length bytes of JSON data, then
  * payload_length bytes of payload.
  */
-@TestPropertySource(properties = {"TEMPERATURE=0", "WYOMING_PORT=0", "MAX_SCRIPT_CHARS=400"})
+@TestPropertySource(
+    properties = {
+      "TEMPERATURE=0",
+      "WYOMING_PORT=0",
+      "WYOMING_ZEROCONF=false",
+      "MAX_SCRIPT_CHARS=400"
+    })
 class WyomingServerTest extends ServerTest {
 
   private static final JsonMapper JSON = JsonMapper.builder().build();
