@@ -125,12 +125,11 @@ final class BandedAttentionRewrite {
       return null;
     }
     String diff = null;
-    String key = null;
     Long context = null;
     int nonNegative = 0;
     List<String> nonNegativeOf = new ArrayList<>();
     for (Node c : conditions) {
-      if (GraphEditor.is(c, "GreaterOrEqual") && isZero(g, c.getInput(1))) {
+      if (GraphEditor.is(c, "GreaterOrEqual") && isInt(g, c.getInput(1), 0)) {
         nonNegative++;
         nonNegativeOf.add(c.getInput(0));
       } else if (GraphEditor.is(c, "Less")) {
@@ -148,7 +147,7 @@ final class BandedAttentionRewrite {
     if (!GraphEditor.is(sub, "Sub")) {
       return null;
     }
-    key = sub.getInput(1);
+    String key = sub.getInput(1);
     if (!nonNegativeOf.contains(diff) || !nonNegativeOf.contains(key)) {
       return null;
     }
@@ -168,9 +167,10 @@ final class BandedAttentionRewrite {
     }
   }
 
-  private static boolean isZero(GraphEditor g, String tensor) {
+  /** True when {@code tensor} is an int64 constant holding just {@code value}. */
+  private static boolean isInt(GraphEditor g, String tensor, long value) {
     long[] v = g.constantInts(tensor);
-    return v != null && v.length == 1 && v[0] == 0;
+    return v != null && v.length == 1 && v[0] == value;
   }
 
   /**
@@ -190,10 +190,8 @@ final class BandedAttentionRewrite {
       p = g.producer(p.getInput(0));
     }
     return GraphEditor.is(p, "Range")
-        && isZero(g, p.getInput(0))
-        && g.constantInts(p.getInput(2)) != null
-        && g.constantInts(p.getInput(2)).length == 1
-        && g.constantInts(p.getInput(2))[0] == 1
+        && isInt(g, p.getInput(0), 0)
+        && isInt(g, p.getInput(2), 1)
         && columnSeen == column;
   }
 

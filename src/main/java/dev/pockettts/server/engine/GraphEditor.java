@@ -160,7 +160,7 @@ final class GraphEditor {
    */
   Float scalarFloat(String tensor) {
     Node p = producer.get(tensor);
-    if (p != null && p.getOpType().equals("Constant") && p.getDomain().isEmpty()) {
+    if (is(p, "Constant")) {
       Attribute f = attribute(p, "value_float");
       if (f != null) {
         return f.getF();
