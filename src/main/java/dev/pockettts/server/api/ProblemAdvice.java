@@ -59,32 +59,39 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
     String detail = e.getMessage();
     if (e instanceof SynthesisException.Busy b) {
       h.set(HttpHeaders.RETRY_AFTER, Integer.toString(b.retryAfterSeconds()));
-      return new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE, "server-busy", "Server busy", detail, h);
+      return new ApiException(HttpStatus.SERVICE_UNAVAILABLE, e.code(), "Server busy", detail, h);
     }
     if (e instanceof SynthesisException.ModelNotReady n) {
       h.set(HttpHeaders.RETRY_AFTER, Integer.toString(n.retryAfterSeconds()));
       return new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE, "model-not-ready", "Model not ready", detail, h);
+          HttpStatus.SERVICE_UNAVAILABLE, e.code(), "Model not ready", detail, h);
     }
     if (e instanceof SynthesisException.ModelFailed) {
       return new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE, "model-failed", "Model failed to load", detail);
+          HttpStatus.SERVICE_UNAVAILABLE, e.code(), "Model failed to load", detail);
     }
     if (e instanceof SynthesisException.TimedOut) {
       return new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE, "synthesis-timeout", "Synthesis timed out", detail);
+          HttpStatus.SERVICE_UNAVAILABLE, e.code(), "Synthesis timed out", detail);
     }
     if (e instanceof SynthesisException.EncoderUnavailable) {
       return new ApiException(
-          HttpStatus.SERVICE_UNAVAILABLE, "encoder-unavailable", "Encoder unavailable", detail);
+          HttpStatus.SERVICE_UNAVAILABLE, e.code(), "Encoder unavailable", detail);
     }
     if (e instanceof SynthesisException.AudioTooLong) {
-      return new ApiException(
-          HttpStatus.PAYLOAD_TOO_LARGE, "audio-too-long", "Audio too long", detail);
+      return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, e.code(), "Audio too long", detail);
     }
     if (e instanceof SynthesisException.UnknownModel) {
-      return ApiException.badRequest("unknown-model", "Unknown model", detail);
+      return ApiException.badRequest(e.code(), "Unknown model", detail);
+    }
+    if (e instanceof SynthesisException.UnspeakableScript) {
+      String title =
+          switch (e.code()) {
+            case "invalid-characters" -> "Invalid characters";
+            case "word-too-long" -> "Word too long";
+            default -> "Nothing to speak";
+          };
+      return ApiException.badRequest(e.code(), title, detail);
     }
     return new ApiException(
         HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal server error", detail);
@@ -169,8 +176,7 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
         title = "Internal server error";
       }
     }
-    String slug = e.reason().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-    return new ApiException(status, slug, title, e.getMessage());
+    return new ApiException(status, e.code(), title, e.getMessage());
   }
 
   @ExceptionHandler(StorageException.class)

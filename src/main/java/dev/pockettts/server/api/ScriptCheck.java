@@ -1,20 +1,19 @@
 package dev.pockettts.server.api;
 
+import dev.pockettts.server.synthesis.ScriptRules;
+
 /**
- * Refuses scripts that cannot be meant as speech: control characters (other than tab and line
- * breaks), nothing that is a letter or digit, or a "word" so long it cannot be read aloud.
+ * The script field of a request: present, within MAX_SCRIPT_CHARS, and speakable by {@link
+ * ScriptRules} (whose refusals are problems through {@link ProblemAdvice}).
  */
 final class ScriptCheck {
-
-  /** Longest run of non-space characters accepted (long URLs fit; a pasted binary does not). */
-  static final int MAX_WORD_CHARS = 1000;
 
   private ScriptCheck() {}
 
   /**
    * The text of the request field {@code field} ("script", "input") after the checks: 400 {@code
    * missing-<field>} when absent or blank, 413 {@code <field>-too-long} beyond {@code maxChars}
-   * (MAX_SCRIPT_CHARS), then {@link #check(String)}.
+   * (MAX_SCRIPT_CHARS), then {@link ScriptRules#check(String)}.
    */
   static String check(String text, String field, int maxChars) {
     String title = Character.toUpperCase(field.charAt(0)) + field.substring(1);
@@ -35,39 +34,7 @@ final class ScriptCheck {
               + maxChars
               + " (MAX_SCRIPT_CHARS)");
     }
-    check(text);
+    ScriptRules.check(text);
     return text;
-  }
-
-  static void check(String script) {
-    boolean speakable = false;
-    int run = 0;
-    for (int i = 0; i < script.length(); ) {
-      int c = script.codePointAt(i);
-      if (Character.getType(c) == Character.CONTROL && c != '\t' && c != '\n' && c != '\r') {
-        throw ApiException.badRequest(
-            "invalid-characters",
-            "Invalid characters",
-            String.format(
-                "the script holds the control character U+%04X at position %d; remove it", c, i));
-      }
-      if (Character.isLetterOrDigit(c)) {
-        speakable = true;
-      }
-      run = Character.isWhitespace(c) ? 0 : run + 1;
-      if (run > MAX_WORD_CHARS) {
-        throw ApiException.badRequest(
-            "word-too-long",
-            "Word too long",
-            "the script holds a run of more than "
-                + MAX_WORD_CHARS
-                + " characters without a space");
-      }
-      i += Character.charCount(c);
-    }
-    if (!speakable) {
-      throw ApiException.badRequest(
-          "nothing-to-speak", "Nothing to speak", "the script holds no letters or digits");
-    }
   }
 }

@@ -6,8 +6,19 @@ package dev.pockettts.server.synthesis;
  */
 public abstract class SynthesisException extends RuntimeException {
 
-  protected SynthesisException(String message) {
+  private final String code;
+
+  protected SynthesisException(String code, String message) {
     super(message);
+    this.code = code;
+  }
+
+  /**
+   * What went wrong as a short stable code ({@code server-busy}, {@code audio-too-long}, ...): the
+   * problem type of an HTTP answer and the code of a Wyoming error event.
+   */
+  public String code() {
+    return code;
   }
 
   /** Every worker is busy and the queue is full, or the wait for a worker was too long. */
@@ -15,7 +26,7 @@ public abstract class SynthesisException extends RuntimeException {
     private final int retryAfterSeconds;
 
     public Busy(String message, int retryAfterSeconds) {
-      super(message);
+      super("server-busy", message);
       this.retryAfterSeconds = retryAfterSeconds;
     }
 
@@ -27,21 +38,21 @@ public abstract class SynthesisException extends RuntimeException {
   /** The synthesis ran past the request's time limit. */
   public static final class TimedOut extends SynthesisException {
     public TimedOut(String message) {
-      super(message);
+      super("synthesis-timeout", message);
     }
   }
 
   /** The script would make, or made, more audio than one request may have. */
   public static final class AudioTooLong extends SynthesisException {
     public AudioTooLong(String message) {
-      super(message);
+      super("audio-too-long", message);
     }
   }
 
   /** The format or speed asked for needs FFmpeg, which is not there. */
   public static final class EncoderUnavailable extends SynthesisException {
     public EncoderUnavailable(String message) {
-      super(message);
+      super("encoder-unavailable", message);
     }
   }
 
@@ -50,7 +61,7 @@ public abstract class SynthesisException extends RuntimeException {
     private final int retryAfterSeconds;
 
     public ModelNotReady(String message, int retryAfterSeconds) {
-      super(message);
+      super("model-not-ready", message);
       this.retryAfterSeconds = retryAfterSeconds;
     }
 
@@ -62,14 +73,24 @@ public abstract class SynthesisException extends RuntimeException {
   /** The models could not be loaded. */
   public static final class ModelFailed extends SynthesisException {
     public ModelFailed(String message) {
-      super(message);
+      super("model-failed", message);
     }
   }
 
   /** A request named a model bundle that is not loaded. */
   public static final class UnknownModel extends SynthesisException {
     public UnknownModel(String message) {
-      super(message);
+      super("unknown-model", message);
+    }
+  }
+
+  /**
+   * A script that cannot be meant as speech: {@code invalid-characters}, {@code word-too-long} or
+   * {@code nothing-to-speak} (see {@link ScriptRules}).
+   */
+  public static final class UnspeakableScript extends SynthesisException {
+    public UnspeakableScript(String code, String message) {
+      super(code, message);
     }
   }
 }

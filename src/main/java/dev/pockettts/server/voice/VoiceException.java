@@ -52,4 +52,12 @@ public class VoiceException extends RuntimeException {
   public Reason reason() {
     return reason;
   }
+
+  /**
+   * The reason as a short stable code ({@code unknown-voice}, {@code voice-exists}, ...): the
+   * problem type of an HTTP answer and the code of a Wyoming error event.
+   */
+  public String code() {
+    return reason.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+  }
 }

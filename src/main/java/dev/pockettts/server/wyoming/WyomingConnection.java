@@ -2,10 +2,11 @@ package dev.pockettts.server.wyoming;
 
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
-import dev.pockettts.server.engine.EngineException;
+import dev.pockettts.server.engine.InvalidTextException;
 import dev.pockettts.server.engine.Language;
 import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.synthesis.ModelService;
+import dev.pockettts.server.synthesis.ScriptRules;
 import dev.pockettts.server.synthesis.SynthesisException;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
@@ -232,13 +233,17 @@ final class WyomingConnection implements Runnable {
               + " characters)");
       return false;
     }
-    boolean started = false;
+    try {
+      ScriptRules.check(text); // before taking a worker, as /tts refuses it before
+    } catch (SynthesisException e) {
+      error(e.code(), e.getMessage());
+      return false;
+    }
     try (SynthesisLimiter.Slot slot = limiter.acquire()) {
       VoiceService.Voice voice = voice(voiceRequest);
       List<TextChunk> chunks = tts.prepare(voice.engine(), text, AudioFormat.PCM, 1.0, true);
       int rate = voice.engine().sampleRate();
       new WyomingEvent("audio-start", audioFormat(rate)).write(out);
-      started = true;
       AudioChunks chunked = new AudioChunks(rate);
       tts.stream(
           voice.engine(),
@@ -252,36 +257,18 @@ final class WyomingConnection implements Runnable {
       new WyomingEvent("audio-stop", WyomingEvent.object()).write(out);
       return true;
     } catch (VoiceException e) {
-      error(e.reason().name().toLowerCase(Locale.ROOT).replace('_', '-'), e.getMessage());
+      error(e.code(), e.getMessage());
     } catch (SynthesisException e) {
-      error(code(e), e.getMessage());
-    } catch (EngineException e) {
-      error("invalid-text", e.getMessage());
+      error(e.code(), e.getMessage());
+    } catch (InvalidTextException e) {
+      error("invalid-script", e.getMessage()); // as /tts says it
     } catch (IOException e) {
       throw e; // the client went away: the stream ended when its write failed
     } catch (RuntimeException e) {
       log.warn("Wyoming synthesis failed: {}", e.toString(), e);
       error("synthesis-failed", "the synthesis failed on the server");
     }
-    if (started) {
-      log.debug("Wyoming synthesis stopped after audio-start");
-    }
     return false;
-  }
-
-  private static String code(SynthesisException e) {
-    if (e instanceof SynthesisException.Busy) {
-      return "server-busy";
-    } else if (e instanceof SynthesisException.TimedOut) {
-      return "synthesis-timeout";
-    } else if (e instanceof SynthesisException.AudioTooLong) {
-      return "audio-too-long";
-    } else if (e instanceof SynthesisException.ModelNotReady) {
-      return "model-not-ready";
-    } else if (e instanceof SynthesisException.ModelFailed) {
-      return "model-failed";
-    }
-    return "synthesis-failed";
   }
 
   /**

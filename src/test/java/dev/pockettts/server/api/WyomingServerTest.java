@@ -278,6 +278,11 @@ class WyomingServerTest extends ServerTest {
     assertError(c.read(), "missing-text");
     c.send("synthesize", "{\"text\":\"" + "word ".repeat(100) + "\"}");
     assertError(c.read(), "script-too-long");
+    // the script rules of /tts: control characters, nothing to speak
+    c.send("synthesize", "{\"text\":\"Ring \\u0007 now.\"}");
+    assertError(c.read(), "invalid-characters");
+    c.send("synthesize", "{\"text\":\"?! ... --\"}");
+    assertError(c.read(), "nothing-to-speak");
     c.send("synthesize", "{\"text\":\"Hi.\",\"voice\":{\"name\":\"nobody\"}}");
     assertError(c.read(), "unknown-voice");
     c.send("synthesize-chunk", "{\"text\":\"Hi.\"}");
