@@ -166,8 +166,13 @@ final class GraphEditor {
         return f.getF();
       }
     }
-    float[] v = floats(constantTensor(tensor));
+    float[] v = constantFloats(tensor);
     return v != null && v.length == 1 ? v[0] : null;
+  }
+
+  /** Float values of a constant (Constant node or initializer) of float type; null otherwise. */
+  float[] constantFloats(String tensor) {
+    return floats(constantTensor(tensor));
   }
 
   private Tensor constantTensor(String tensor) {

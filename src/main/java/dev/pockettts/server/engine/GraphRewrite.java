@@ -19,12 +19,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The load-time rewrites of the published graphs ({@link KvCacheRewrite} for the flow LM, {@link
- * ConvTransposeRewrite} for the Mimi decoder, {@link BandedAttentionRewrite} for the Mimi encoder):
- * the rewritten graph is an ONNX graph run by ONNX Runtime like the original, written once beside
- * it as {@code <graph>.rewritten-<rewrite>-<first 16 hex digits of the source's SHA-256>.onnx}
- * (kept in memory when the folder is read-only), so another export or another version of a file
- * never meets a stale rewrite. A graph the rewrite does not recognise runs unmodified, and the log
- * says why.
+ * ConvTransposeRewrite} for the Mimi decoder, {@link BandedAttentionRewrite} and {@link
+ * CausalPadRewrite} for the Mimi encoder): the rewritten graph is an ONNX graph run by ONNX Runtime
+ * like the original, written once beside it as {@code <graph>.rewritten-<rewrite>-<first 16 hex
+ * digits of the source's SHA-256>.onnx} (kept in memory when the folder is read-only), so another
+ * export or another version of a file never meets a stale rewrite. A graph the rewrite does not
+ * recognise runs unmodified, and the log says why.
  */
 final class GraphRewrite {
 
@@ -44,7 +44,8 @@ final class GraphRewrite {
   enum Kind {
     KV_CACHE("kv1", "KV-cache updates without whole-cache copies"),
     UPSAMPLING("up1", "upsampling ConvTranspose as Conv"),
-    BANDED_ATTENTION("band1", "attention over each query's context only");
+    ENCODER(
+        "band2", "attention over each query's context only, zero padding inside the convolutions");
 
     final String tag;
     final String what;
@@ -95,10 +96,10 @@ final class GraphRewrite {
       } else if (kind == Kind.UPSAMPLING) {
         detail = ConvTransposeRewrite.apply(g) + " layers";
       } else {
-        detail = BandedAttentionRewrite.apply(g) + " attention layers";
+        detail = encoder(g);
       }
       Model rewritten = g.build(meta);
-      removeStale(source, prefix, cached);
+      removeStale(source, stem + ".rewritten-", cached);
       try {
         Path tmp = Files.createTempFile(source.getParent(), "." + prefix, ".part");
         try {
@@ -122,6 +123,24 @@ final class GraphRewrite {
     } finally {
       unmap(mapped);
     }
+  }
+
+  /**
+   * The encoder's two rewrites ({@link BandedAttentionRewrite}, {@link CausalPadRewrite}); either
+   * may find nothing, not both.
+   */
+  private static String encoder(GraphEditor g) {
+    int pads = CausalPadRewrite.apply(g);
+    String attention;
+    try {
+      attention = BandedAttentionRewrite.apply(g) + " attention layers";
+    } catch (NotRecognized e) {
+      if (pads == 0) {
+        throw new NotRecognized(e.getMessage() + "; no convolution reads zero padding");
+      }
+      attention = "attention as it is: " + e.getMessage();
+    }
+    return attention + ", " + pads + " zero paddings inside convolutions";
   }
 
   private static void write(Model model, Path file) throws IOException {
@@ -172,13 +191,16 @@ final class GraphRewrite {
     }
   }
 
-  /** Deletes earlier rewrites of the same graph (another source hash). */
+  /**
+   * Deletes earlier rewrites of the same graph (another source hash, or an earlier version of the
+   * rewrite: one kind of rewrite applies to each graph).
+   */
   private static void removeStale(Path source, String prefix, Path keep) {
     try (DirectoryStream<Path> files = Files.newDirectoryStream(source.getParent(), prefix + "*")) {
       for (Path p : files) {
         if (!p.equals(keep) && p.getFileName().toString().endsWith(".onnx")) {
           Files.deleteIfExists(p);
-          log.info("Removed {}: its source graph has changed", p);
+          log.info("Removed {}: its source graph or the rewrite has changed", p);
         }
       }
     } catch (IOException | SecurityException e) {

@@ -102,7 +102,7 @@ public final class PocketTtsEngine implements AutoCloseable {
                   "mimi_encoder",
                   files.mimiEncoder(),
                   gen + dec,
-                  rewrite ? GraphRewrite.Kind.BANDED_ATTENTION : null);
+                  rewrite ? GraphRewrite.Kind.ENCODER : null);
       this.textConditioner = new TextConditioner(env, text);
       this.flowLm = new FlowLm(env, main, head, config.flowStates());
       this.decoder = new MimiDecoder(env, mimi, config.mimiStates(), flowLm.latentDim());

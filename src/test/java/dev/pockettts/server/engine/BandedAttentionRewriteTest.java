@@ -124,7 +124,7 @@ class BandedAttentionRewriteTest {
   void theRewrittenAttentionGivesTheSameOutput(int length) throws Exception {
     Path plain = model(true);
     float[] expected = run(plain, length);
-    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.BANDED_ATTENTION);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.ENCODER);
     assertThat(p.rewritten()).isTrue();
     assertThat(p.note()).startsWith("1 attention layers");
     float[] actual = run(p.file(), length);
@@ -135,7 +135,7 @@ class BandedAttentionRewriteTest {
 
   @Test
   void theRewrittenGraphHasNoFullSizeScoresLeft() throws Exception {
-    GraphRewrite.Prepared p = GraphRewrite.prepare(model(true), GraphRewrite.Kind.BANDED_ATTENTION);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(model(true), GraphRewrite.Kind.ENCODER);
     GraphEditor g =
         GraphEditor.parse(java.nio.ByteBuffer.wrap(java.nio.file.Files.readAllBytes(p.file())));
     // the T x T mask and its ranges are gone with the scores they masked
@@ -145,8 +145,7 @@ class BandedAttentionRewriteTest {
 
   @Test
   void anAttentionWithoutTheBandIsLeftAsItIs() throws Exception {
-    GraphRewrite.Prepared p =
-        GraphRewrite.prepare(model(false), GraphRewrite.Kind.BANDED_ATTENTION);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(model(false), GraphRewrite.Kind.ENCODER);
     assertThat(p.rewritten()).isFalse();
     assertThat(p.note()).contains("no banded attention", "not the causal band");
   }
