@@ -115,6 +115,7 @@ public final class HttpBenchmark {
             "--server.address=127.0.0.1",
             "--server.port=" + port);
     pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+    pb.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "4194304");
     pb.environment().put("API_KEY", KEY);
     pb.environment().put("MODELS_DIR", models.toString());
     pb.environment().put("OFFLINE", "true");

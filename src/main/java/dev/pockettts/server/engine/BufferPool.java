@@ -3,27 +3,61 @@ package dev.pockettts.server.engine;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Reuses the large direct buffers that hold the chunks' caches, so that each chunk does not leave
- * megabytes of direct memory for the garbage collector. It keeps every buffer given back, so it
- * holds at most what the most chunks running at once needed. Buffers are not cleared: the graphs
- * never read cache positions at or beyond {@code step}, so what an earlier chunk left there is
- * never seen (a run either writes its output caches whole, or, bound in place, the new positions).
+ * megabytes of direct memory for the garbage collector. Buffers are not cleared: the graphs never
+ * read cache positions at or beyond {@code step}, so what an earlier chunk left there is never seen
+ * (a run either writes its output caches whole, or, bound in place, the new positions).
+ *
+ * <p>It keeps what one stream needs ({@code keepBytes}) for the next request. What several streams
+ * at once needed beyond that is freed once it has lain unused for {@code idle} (the most recently
+ * given back is reused first, so a busy server keeps its buffers and an idle one gives back the
+ * memory of its busiest moment).
  */
 final class BufferPool {
 
-  private final Map<Integer, Queue<ByteBuffer>> free = new ConcurrentHashMap<>();
+  private static final ScheduledExecutorService TRIMMER =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "buffer-pool-trim");
+            t.setDaemon(true);
+            return t;
+          });
 
-  ByteBuffer acquire(int bytes) {
-    Queue<ByteBuffer> q = free.get(bytes);
-    ByteBuffer b = q == null ? null : q.poll();
-    return b != null ? b.clear() : Tensors.direct(bytes);
+  private record Idle(ByteBuffer buffer, long since) {}
+
+  private final long keepBytes;
+  private final long idleNanos;
+  private final Map<Integer, ArrayDeque<Idle>> free = new HashMap<>();
+  private long idleBytes;
+  private boolean trimScheduled;
+
+  BufferPool(long keepBytes) {
+    this(keepBytes, Duration.ofSeconds(10));
+  }
+
+  BufferPool(long keepBytes, Duration idle) {
+    this.keepBytes = keepBytes;
+    this.idleNanos = idle.toNanos();
+  }
+
+  synchronized ByteBuffer acquire(int bytes) {
+    ArrayDeque<Idle> q = free.get(bytes);
+    Idle i = q == null ? null : q.pollLast();
+    if (i == null) {
+      return Tensors.direct(bytes);
+    }
+    idleBytes -= bytes;
+    return i.buffer().clear();
   }
 
   /**
@@ -31,13 +65,53 @@ final class BufferPool {
    * caller can give it back (after closing the tensor).
    */
   OnnxTensor tensor(OrtEnvironment env, StateSpec spec, List<ByteBuffer> taken) {
-    ByteBuffer b = acquire(Math.toIntExact(spec.elements() * spec.dtype().bytes()));
+    ByteBuffer b = acquire(Math.toIntExact(spec.bytes()));
     taken.add(b);
     return Tensors.of(env, b, spec.shape(), spec.dtype().javaType());
   }
 
   /** Returns a buffer no tensor refers to any more. */
-  void release(ByteBuffer buffer) {
-    free.computeIfAbsent(buffer.capacity(), k -> new ConcurrentLinkedQueue<>()).offer(buffer);
+  synchronized void release(ByteBuffer buffer) {
+    free.computeIfAbsent(buffer.capacity(), k -> new ArrayDeque<>())
+        .addLast(new Idle(buffer, System.nanoTime()));
+    idleBytes += buffer.capacity();
+    if (idleBytes > keepBytes) {
+      scheduleTrim(idleNanos);
+    }
+  }
+
+  /** Bytes lying in the pool now. */
+  synchronized long idleBytes() {
+    return idleBytes;
+  }
+
+  private void scheduleTrim(long delayNanos) {
+    if (!trimScheduled) {
+      trimScheduled = true;
+      TRIMMER.schedule(this::trim, delayNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** Frees the oldest buffers unused for {@code idle} while the pool holds more than it keeps. */
+  private synchronized void trim() {
+    trimScheduled = false;
+    long now = System.nanoTime();
+    while (idleBytes > keepBytes) {
+      ArrayDeque<Idle> oldest = null;
+      for (ArrayDeque<Idle> q : free.values()) {
+        if (!q.isEmpty()
+            && (oldest == null || q.peekFirst().since() < oldest.peekFirst().since())) {
+          oldest = q;
+        }
+      }
+      long waited = now - oldest.peekFirst().since();
+      if (waited < idleNanos) {
+        scheduleTrim(idleNanos - waited);
+        return;
+      }
+      ByteBuffer b = oldest.pollFirst().buffer();
+      idleBytes -= b.capacity();
+      Tensors.free(b);
+    }
   }
 }

@@ -40,7 +40,7 @@ final class FlowLm implements AutoCloseable {
   private final int capacity;
   private final OnnxTensor emptySequence;
   private final OnnxTensor emptyText;
-  private final BufferPool pool = new BufferPool();
+  private final BufferPool pool;
   private final boolean inPlace;
 
   FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
@@ -80,6 +80,11 @@ final class FlowLm implements AutoCloseable {
     this.emptySequence = Tensors.floats(env, new float[0], 1, 0, latentDim);
     this.emptyText = Tensors.floats(env, new float[0], 1, 0, conditioningDim);
     this.inPlace = inPlaceCaches(main, states);
+    // one stream holds one set of caches bound in place, or a set to read and a set to write
+    this.pool =
+        new BufferPool(
+            states.stream().filter(st -> st.key().equals("cache")).mapToLong(StateSpec::bytes).sum()
+                * (inPlace ? 1 : 2));
   }
 
   /**
@@ -393,7 +398,7 @@ final class FlowLm implements AutoCloseable {
         shape[2] = 0;
         parts.put(s.inputName(), new VoiceState.Part(s.dtype(), shape, Tensors.direct(0), true));
       } else {
-        ByteBuffer zeros = Tensors.direct(s.elements() * s.dtype().bytes());
+        ByteBuffer zeros = Tensors.direct(s.bytes());
         parts.put(s.inputName(), new VoiceState.Part(s.dtype(), s.shape(), zeros, false));
       }
     }
@@ -508,8 +513,7 @@ final class FlowLm implements AutoCloseable {
         default ->
             parts.put(
                 s.inputName(),
-                new VoiceState.Part(
-                    s.dtype(), s.shape(), Tensors.direct(s.elements() * s.dtype().bytes()), false));
+                new VoiceState.Part(s.dtype(), s.shape(), Tensors.direct(s.bytes()), false));
       }
     }
     for (StateSpec s : states) {

@@ -164,22 +164,9 @@ final class GraphRewrite {
     }
   }
 
-  /**
-   * Releases a mapping now instead of at some later garbage collection (through {@code
-   * sun.misc.Unsafe.invokeCleaner}, the supported way on Java 9 and later); nothing may use the
-   * buffer afterwards. Where that is not available the collector releases it.
-   */
   private static void unmap(MappedByteBuffer buffer) {
-    if (buffer == null) {
-      return;
-    }
-    try {
-      Class<?> unsafe = Class.forName("sun.misc.Unsafe");
-      java.lang.reflect.Field field = unsafe.getDeclaredField("theUnsafe");
-      field.setAccessible(true);
-      unsafe.getMethod("invokeCleaner", java.nio.ByteBuffer.class).invoke(field.get(null), buffer);
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      log.debug("Cannot release a mapping at once: {}", e.toString());
+    if (buffer != null) {
+      Tensors.free(buffer);
     }
   }
 

@@ -32,7 +32,7 @@ final class MimiDecoder implements AutoCloseable {
    */
   private final List<StateSpec> large;
 
-  private final BufferPool pool = new BufferPool();
+  private final BufferPool pool;
   private final int latentDim;
 
   MimiDecoder(OrtEnvironment env, Graph graph, List<StateSpec> manifest, int latentDim) {
@@ -80,6 +80,8 @@ final class MimiDecoder implements AutoCloseable {
         states.stream()
             .filter(st -> st.shape().length == 5 && st.dtype() == StateDtype.FLOAT32)
             .toList();
+    // one stream holds two sets of the large states (see Stream)
+    this.pool = new BufferPool(2 * large.stream().mapToLong(StateSpec::bytes).sum());
   }
 
   private static List<StateSpec> derive(Graph graph) {

@@ -24,6 +24,11 @@ public record StateSpec(
     return n;
   }
 
+  /** Bytes of a tensor of this spec. */
+  public long bytes() {
+    return elements() * dtype.bytes();
+  }
+
   @Override
   public String toString() {
     return inputName

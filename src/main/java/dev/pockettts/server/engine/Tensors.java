@@ -9,6 +9,7 @@ import ai.onnxruntime.OrtSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import org.slf4j.LoggerFactory;
 
 /** Creates ONNX Runtime tensors over direct buffers (no copy) and reads outputs. */
 final class Tensors {
@@ -17,6 +18,24 @@ final class Tensors {
 
   static ByteBuffer direct(long bytes) {
     return ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.nativeOrder());
+  }
+
+  /**
+   * Frees a direct buffer (or releases a file mapping) now instead of at some later garbage
+   * collection, through {@code sun.misc.Unsafe.invokeCleaner}, the supported way on Java 9 and
+   * later; nothing may use the buffer afterwards. Where that is not available (or the buffer is a
+   * view of another) the collector frees it.
+   */
+  static void free(ByteBuffer buffer) {
+    try {
+      Class<?> unsafe = Class.forName("sun.misc.Unsafe");
+      java.lang.reflect.Field field = unsafe.getDeclaredField("theUnsafe");
+      field.setAccessible(true);
+      unsafe.getMethod("invokeCleaner", ByteBuffer.class).invoke(field.get(null), buffer);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LoggerFactory.getLogger(Tensors.class)
+          .debug("Cannot free a direct buffer at once: {}", e.toString());
+    }
   }
 
   static OnnxTensor floats(OrtEnvironment env, float[] data, long... shape) {
@@ -33,8 +52,7 @@ final class Tensors {
 
   /** A zero-filled (false, 0) tensor of a state spec; zero-length shapes give empty tensors. */
   static OnnxTensor zeros(OrtEnvironment env, StateSpec spec) {
-    return of(
-        env, direct(spec.elements() * spec.dtype().bytes()), spec.shape(), spec.dtype().javaType());
+    return of(env, direct(spec.bytes()), spec.shape(), spec.dtype().javaType());
   }
 
   /** A tensor over {@code buffer} (direct, native order), which ONNX Runtime reads in place. */

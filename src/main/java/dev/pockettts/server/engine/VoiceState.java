@@ -63,7 +63,7 @@ public final class VoiceState {
         if (part == null) {
           throw new EngineException("voice state has no tensor for " + spec);
         }
-        int size = Math.toIntExact(spec.elements() * spec.dtype().bytes());
+        int size = Math.toIntExact(spec.bytes());
         ByteBuffer full;
         if (part.cache()) {
           full = pool.acquire(size);
