@@ -88,13 +88,26 @@ final class BufferPool {
   private void scheduleTrim(long delayNanos) {
     if (!trimScheduled) {
       trimScheduled = true;
-      TRIMMER.schedule(this::trim, delayNanos, TimeUnit.NANOSECONDS);
+      TRIMMER.schedule(this::trimIdle, delayNanos, TimeUnit.NANOSECONDS);
     }
   }
 
-  /** Frees the oldest buffers unused for {@code idle} while the pool holds more than it keeps. */
-  private synchronized void trim() {
+  /**
+   * Frees what the pool holds beyond what it keeps, at once: before a large allocation of another
+   * kind (a voice from 10 s of audio takes about 200 MB for a moment), buffers that only several
+   * streams at once needed are not worth keeping.
+   */
+  synchronized void trimNow() {
+    trim(true);
+  }
+
+  private synchronized void trimIdle() {
     trimScheduled = false;
+    trim(false);
+  }
+
+  /** Frees the oldest buffers (those unused for {@code idle}, or all) beyond what it keeps. */
+  private void trim(boolean all) {
     long now = System.nanoTime();
     while (idleBytes > keepBytes) {
       ArrayDeque<Idle> oldest = null;
@@ -105,7 +118,7 @@ final class BufferPool {
         }
       }
       long waited = now - oldest.peekFirst().since();
-      if (waited < idleNanos) {
+      if (!all && waited < idleNanos) {
         scheduleTrim(idleNanos - waited);
         return;
       }

@@ -708,4 +708,9 @@ final class FlowLm implements AutoCloseable {
     emptySequence.close();
     emptyText.close();
   }
+
+  /** Frees the pooled buffers beyond one stream's now (see {@link BufferPool#trimNow}). */
+  void trimBuffers() {
+    pool.trimNow();
+  }
 }

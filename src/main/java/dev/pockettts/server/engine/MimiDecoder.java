@@ -195,4 +195,9 @@ final class MimiDecoder implements AutoCloseable {
   public void close() {
     zeroState.forEach(OnnxTensor::close);
   }
+
+  /** Frees the pooled buffers beyond one stream's now (see {@link BufferPool#trimNow}). */
+  void trimBuffers() {
+    pool.trimNow();
+  }
 }

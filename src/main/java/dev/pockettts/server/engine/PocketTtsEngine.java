@@ -436,6 +436,8 @@ public final class PocketTtsEngine implements AutoCloseable {
     if (pcm.length == 0) {
       throw new EngineException("the reference audio is empty");
     }
+    flowLm.trimBuffers(); // what several streams at once needed, not the encoder's room
+    decoder.trimBuffers();
     MimiEncoder.Frames frames = encoder.encode(pcm);
     if (frames.dim() != flowLm.conditioningDim()) {
       throw new IncompatibleModelException(

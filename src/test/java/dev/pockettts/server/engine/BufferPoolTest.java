@@ -63,4 +63,18 @@ class BufferPoolTest {
     pool.release(again);
     awaitIdleBytes(pool, 0);
   }
+
+  @Test
+  void trimNowFreesWhatItDoesNotKeepWithoutWaiting() {
+    BufferPool pool = new BufferPool(1000, Duration.ofHours(1));
+    ByteBuffer a = pool.acquire(1000);
+    ByteBuffer b = pool.acquire(1000);
+    ByteBuffer c = pool.acquire(1000);
+    pool.release(a);
+    pool.release(b);
+    pool.release(c);
+    pool.trimNow();
+    assertThat(pool.idleBytes()).isEqualTo(1000);
+    assertThat(pool.acquire(1000)).isSameAs(c);
+  }
 }
