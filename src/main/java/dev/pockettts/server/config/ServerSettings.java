@@ -35,6 +35,8 @@ import java.util.function.Function;
  * @param bodyTimeout longest time a request body may take to arrive ({@code BODY_TIMEOUT})
  * @param maxAudioSeconds most audio one request may produce, pauses included ({@code
  *     MAX_AUDIO_SECONDS})
+ * @param redisUrl the Redis that counts the rate limits of every replica ({@code REDIS_URL}); null:
+ *     each replica counts its own
  */
 public record ServerSettings(
     String apiKey,
@@ -65,7 +67,8 @@ public record ServerSettings(
     ModelSettings model,
     EngineOptions engine,
     GenerationParams generation,
-    Wyoming wyoming) {
+    Wyoming wyoming,
+    String redisUrl) {
 
   /**
    * The Wyoming protocol server.
@@ -214,7 +217,8 @@ public record ServerSettings(
         new Wyoming(
             r.optionalInteger("WYOMING_PORT", 0, 65535),
             r.string("WYOMING_HOST", "0.0.0.0"),
-            r.bool("WYOMING_ZEROCONF", true)));
+            r.bool("WYOMING_ZEROCONF", true)),
+        r.redisUrl("REDIS_URL"));
   }
 
   /** The settings of each bundle to load, the default first. */
@@ -293,6 +297,29 @@ public record ServerSettings(
       } catch (RuntimeException e) {
         throw new SettingsException(name + " must be a folder path, got '" + v + "'");
       }
+    }
+
+    /** A {@code redis://} or {@code rediss://} URL with a host, or null when not set. */
+    String redisUrl(String name) {
+      String v = string(name, null);
+      if (v == null) {
+        return null;
+      }
+      try {
+        URI u = new URI(v);
+        String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+        if ((scheme.equals("redis") || scheme.equals("rediss")) && u.getHost() != null) {
+          return v;
+        }
+      } catch (java.net.URISyntaxException e) {
+        // reported below
+      }
+      throw new SettingsException(
+          name
+              + " must be a URL such as redis://redis:6379 or rediss://user:password@host:6380/0,"
+              + " got '"
+              + v.replaceAll("//[^/@]*@", "//***@") // no password in the log
+              + "'");
     }
 
     /** A size in bytes: a whole number, or with K, M, G or T (powers of 1024), e.g. 1G, 500M. */

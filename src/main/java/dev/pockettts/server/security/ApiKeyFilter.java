@@ -1,7 +1,5 @@
 package dev.pockettts.server.security;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.pockettts.server.api.ErrorBodies;
 import dev.pockettts.server.config.ServerSettings;
 import jakarta.servlet.FilterChain;
@@ -12,7 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
+import java.util.HexFormat;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
@@ -34,19 +32,23 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
   private final byte[] keyDigest;
   private final int perMinute;
-  private final RateLimiter rateLimiter;
   private final int failuresPerMinute;
 
-  /** Failed authentications per client address (bounded: the addresses seen lately). */
-  private final Cache<String, RateLimiter> failures =
-      Caffeine.newBuilder().maximumSize(100_000).expireAfterAccess(Duration.ofMinutes(10)).build();
+  /**
+   * Requests with the key (the bucket named after the key's digest, so deployments with other keys
+   * sharing a Redis count apart) and failed authentications per client address.
+   */
+  private final RateLimits limits;
 
-  ApiKeyFilter(ServerSettings settings) {
+  private final String keyBucket;
+
+  ApiKeyFilter(ServerSettings settings, RateLimits limits) {
     this.perMinute = settings.rateLimitPerMinute();
-    this.rateLimiter = perMinute > 0 ? new RateLimiter(perMinute, System.nanoTime()) : null;
     this.failuresPerMinute = settings.authFailuresPerMinute();
+    this.limits = limits;
     this.keyDigest =
         settings.authDisabled() || settings.apiKey() == null ? null : digest(settings.apiKey());
+    this.keyBucket = keyDigest == null ? null : "key:" + HexFormat.of().formatHex(keyDigest, 0, 8);
   }
 
   @Override
@@ -84,8 +86,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
       HttpServletRequest request, HttpServletResponse response, FilterChain chain)
       throws ServletException, IOException {
     String client = request.getRemoteAddr();
-    RateLimiter failed = failuresPerMinute > 0 ? failures.getIfPresent(client) : null;
-    long blocked = failed == null ? 0 : failed.peek(System.nanoTime());
+    long blocked =
+        failuresPerMinute > 0 ? limits.peek(failureBucket(client), failuresPerMinute) : 0;
     if (blocked > 0) {
       // no key is checked from an address over its failures, or guessing would go on unhindered
       refuse(request, response);
@@ -103,7 +105,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
     }
     String presented = presentedKey(request);
     if (presented != null && MessageDigest.isEqual(keyDigest, digest(presented))) {
-      long wait = rateLimiter == null ? 0 : rateLimiter.tryAcquire(System.nanoTime());
+      long wait = perMinute > 0 ? limits.tryAcquire(keyBucket, perMinute) : 0;
       if (wait > 0) {
         response.setStatus(429);
         response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(wait));
@@ -124,8 +126,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
     }
     if (failuresPerMinute > 0 && presented != null) {
       // a wrong key is a guess; a request without one (a browser's favicon) is not
-      long now = System.nanoTime();
-      failures.get(client, k -> new RateLimiter(failuresPerMinute, now)).tryAcquire(now);
+      limits.tryAcquire(failureBucket(client), failuresPerMinute);
     }
     refuse(request, response);
     response.setStatus(HttpServletResponse.SC_UNAUTHORIZED);
@@ -138,6 +139,10 @@ class ApiKeyFilter extends OncePerRequestFilter {
         presented == null
             ? "send the API key in the API_KEY header (or X-API-Key, or Authorization: Bearer <key>)"
             : "the API key is not valid");
+  }
+
+  private static String failureBucket(String client) {
+    return "auth-failures:" + client;
   }
 
   /**
