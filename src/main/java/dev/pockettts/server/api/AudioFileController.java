@@ -2,17 +2,12 @@ package dev.pockettts.server.api;
 
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.storage.AudioFileStore;
+import dev.pockettts.server.storage.AudioFiles;
 import io.swagger.v3.oas.annotations.Operation;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpRange;
@@ -31,9 +26,9 @@ import org.springframework.web.context.request.ServletWebRequest;
 @RestController
 class AudioFileController {
 
-  private final AudioFileStore files;
+  private final AudioFiles files;
 
-  AudioFileController(AudioFileStore files) {
+  AudioFileController(AudioFiles files) {
     this.files = files;
   }
 
@@ -44,18 +39,18 @@ class AudioFileController {
   void serve(
       @PathVariable("name") String name, HttpServletRequest request, HttpServletResponse response)
       throws IOException {
-    Path file = files.servable(name);
     AudioFormat format = AudioFileStore.formatOf(name);
-    if (file == null || format == null) {
+    AudioFiles.Stored file = format == null ? null : files.find(name);
+    if (file == null) {
       throw new ApiException(
           HttpStatus.NOT_FOUND,
           "file-not-found",
           "File not found",
           "there is no audio file of that name; files are kept for VOICE_RETENTION");
     }
-    long length = Files.size(file);
-    long modified = Files.getLastModifiedTime(file).toMillis();
-    String etag = "\"" + Long.toHexString(length) + "-" + Long.toHexString(modified) + "\"";
+    long length = file.length();
+    long modified = file.modified().toEpochMilli();
+    String etag = file.etag();
     response.setHeader(HttpHeaders.CACHE_CONTROL, "private, max-age=3600");
     response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
     if (new ServletWebRequest(request, response).checkNotModified(etag, modified)) {
@@ -81,21 +76,9 @@ class AudioFileController {
     if ("HEAD".equals(request.getMethod())) {
       return;
     }
-    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-      OutputStream out = response.getOutputStream();
-      WritableByteChannel channel = Channels.newChannel(out);
-      long position = from;
-      long left = to - from + 1;
-      while (left > 0) {
-        long n = in.transferTo(position, left, channel);
-        if (n <= 0) {
-          break;
-        }
-        position += n;
-        left -= n;
-      }
-      out.flush();
-    }
+    OutputStream out = response.getOutputStream();
+    files.copy(name, from, to, out);
+    out.flush();
   }
 
   /**

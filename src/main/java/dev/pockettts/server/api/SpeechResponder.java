@@ -91,7 +91,10 @@ class SpeechResponder {
                 : ServletUriComponentsBuilder.fromCurrentContextPath().build().toUriString();
         // one return type for both answers: Spring streams only
         // ResponseEntity<StreamingResponseBody>
-        byte[] json = JSON.writeValueAsBytes(new UrlResponse(base + "/voice/" + name, name));
+        String direct = tts.directUrl(name); // a presigned URL of the bucket's object, if asked for
+        byte[] json =
+            JSON.writeValueAsBytes(
+                new UrlResponse(direct != null ? direct : base + "/voice/" + name, name));
         String timing =
             String.format(
                 Locale.ROOT,

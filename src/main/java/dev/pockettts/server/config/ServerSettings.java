@@ -37,6 +37,8 @@ import java.util.function.Function;
  *     MAX_AUDIO_SECONDS})
  * @param redisUrl the Redis that counts the rate limits of every replica ({@code REDIS_URL}); null:
  *     each replica counts its own
+ * @param storage where {@code type=url} files are kept ({@code STORAGE} and the {@code S3_*}
+ *     settings)
  */
 public record ServerSettings(
     String apiKey,
@@ -68,7 +70,33 @@ public record ServerSettings(
     EngineOptions engine,
     GenerationParams generation,
     Wyoming wyoming,
-    String redisUrl) {
+    String redisUrl,
+    Storage storage) {
+
+  /**
+   * Where {@code type=url} files are kept: in {@code VOICE_DIR} ({@code STORAGE=local}), or in an
+   * S3 bucket that every replica shares ({@code STORAGE=s3}); credentials come from the AWS SDK's
+   * standard chain (environment, profile, instance role).
+   *
+   * @param s3 true for {@code STORAGE=s3}
+   * @param endpoint {@code S3_ENDPOINT} (MinIO, Ceph, ...); null for AWS
+   * @param region {@code S3_REGION}
+   * @param bucket {@code S3_BUCKET}; required with {@code STORAGE=s3}
+   * @param prefix {@code S3_PREFIX}: what every key starts with (empty, or ends with '/')
+   * @param pathStyle {@code S3_PATH_STYLE}: bucket in the path, not the host name (default: true
+   *     with an endpoint, as MinIO and Ceph want)
+   * @param presignedUrls {@code S3_PRESIGNED_URLS}: {@code type=url} answers with a presigned URL
+   *     of the object, valid for {@code VOICE_RETENTION} (at most 7 days), instead of {@code
+   *     /voice/<name>}
+   */
+  public record Storage(
+      boolean s3,
+      URI endpoint,
+      String region,
+      String bucket,
+      String prefix,
+      boolean pathStyle,
+      boolean presignedUrls) {}
 
   /**
    * The Wyoming protocol server.
@@ -218,7 +246,57 @@ public record ServerSettings(
             r.optionalInteger("WYOMING_PORT", 0, 65535),
             r.string("WYOMING_HOST", "0.0.0.0"),
             r.bool("WYOMING_ZEROCONF", true)),
-        r.redisUrl("REDIS_URL"));
+        r.redisUrl("REDIS_URL"),
+        storage(r));
+  }
+
+  private static Storage storage(Reader r) {
+    String kind = r.string("STORAGE", "local").toLowerCase(Locale.ROOT);
+    if (!kind.equals("local") && !kind.equals("s3")) {
+      throw new SettingsException("STORAGE must be local or s3, got '" + kind + "'");
+    }
+    boolean s3 = kind.equals("s3");
+    String endpoint = r.string("S3_ENDPOINT", null);
+    URI uri = null;
+    if (endpoint != null) {
+      try {
+        uri = new URI(endpoint);
+      } catch (java.net.URISyntaxException e) {
+        uri = null;
+      }
+      if (uri == null
+          || uri.getHost() == null
+          || !(endpoint.startsWith("http://") || endpoint.startsWith("https://"))) {
+        throw new SettingsException(
+            "S3_ENDPOINT must be a URL such as http://minio:9000, got '" + endpoint + "'");
+      }
+    }
+    String bucket = r.string("S3_BUCKET", null);
+    if (s3 && bucket == null) {
+      throw new SettingsException("STORAGE=s3 needs S3_BUCKET, the bucket to keep the files in");
+    }
+    if (bucket != null && !bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
+      throw new SettingsException(
+          "S3_BUCKET must be a bucket name (3 to 63 lower-case letters, digits, '.' and '-'), got '"
+              + bucket
+              + "'");
+    }
+    String prefix = r.string("S3_PREFIX", "");
+    if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+      prefix = prefix + "/";
+    }
+    if (prefix.startsWith("/") || prefix.contains("//") || prefix.contains("..")) {
+      throw new SettingsException(
+          "S3_PREFIX must be a key prefix such as pockettts/, got '" + prefix + "'");
+    }
+    return new Storage(
+        s3,
+        uri,
+        r.string("S3_REGION", "us-east-1"),
+        bucket,
+        prefix,
+        r.bool("S3_PATH_STYLE", uri != null),
+        r.bool("S3_PRESIGNED_URLS", false));
   }
 
   /** The settings of each bundle to load, the default first. */

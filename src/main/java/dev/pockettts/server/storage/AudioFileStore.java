@@ -2,36 +2,44 @@ package dev.pockettts.server.storage;
 
 import dev.pockettts.server.audio.AudioFormat;
 import dev.pockettts.server.config.ServerSettings;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.stereotype.Component;
 
 /**
- * Audio files served at {@code /voice/<name>}: names are made here (a timestamp and 128 random
- * bits), a file is written under a hidden temporary name and renamed when complete, and only names
- * of that form are ever served. A new file may not take the folder past {@code
- * VOICE_DIR_MAX_BYTES}: the write that would is stopped and fails, and the files already there
- * stay.
+ * Audio files in {@code VOICE_DIR} ({@code STORAGE=local}), served at {@code /voice/<name>}: names
+ * are made here (a timestamp and 128 random bits), a file is written under a hidden temporary name
+ * and renamed when complete, and only names of that form are ever served. A new file may not take
+ * the folder past {@code VOICE_DIR_MAX_BYTES}: the write that would is stopped and fails, and the
+ * files already there stay. The sweep removes files older than {@code VOICE_RETENTION}, then the
+ * oldest until the folder is under its cap, and temporary files left by a crash after an hour; only
+ * files the store names are touched.
  */
-@Component
-public class AudioFileStore {
+public class AudioFileStore implements AudioFiles {
 
   private static final Logger log = LoggerFactory.getLogger(AudioFileStore.class);
 
@@ -51,19 +59,39 @@ public class AudioFileStore {
   /** Bytes written by writes still in progress (they count against the cap before they land). */
   private final AtomicLong inFlight = new AtomicLong();
 
-  @Autowired
+  private static final Duration STALE_PART = Duration.ofHours(1);
+  private final Duration retention;
+
   public AudioFileStore(ServerSettings settings) {
-    this(settings.voiceDir(), settings.voiceDirMaxBytes());
+    this(settings.voiceDir(), settings.voiceDirMaxBytes(), settings.voiceRetention());
   }
 
-  AudioFileStore(Path dir, long maxBytes) {
+  AudioFileStore(Path dir, long maxBytes, Duration retention) {
     this.dir = dir;
     this.maxBytes = maxBytes;
+    this.retention = retention;
   }
 
   /** True for names this store makes; anything else is never served. */
   public static boolean validName(String name) {
     return name != null && NAME.matcher(name).matches();
+  }
+
+  /** A new name for a file of that format: its time in seconds and 128 random bits. */
+  static String newName(SecureRandom random, AudioFormat format) {
+    byte[] id = new byte[16];
+    random.nextBytes(id);
+    return "audio_"
+        + System.currentTimeMillis() / 1000
+        + "_"
+        + HexFormat.of().formatHex(id)
+        + "."
+        + format.extension();
+  }
+
+  /** The hidden temporary name a file is written under before it is complete. */
+  static String partName(String name) {
+    return "." + name + ".part";
   }
 
   /** The format of a stored file's name, or null for a name this store did not make. */
@@ -94,25 +122,15 @@ public class AudioFileStore {
     }
   }
 
-  /** Where a file being written goes, and the stream to write it through. */
-  public record Target(Path path, OutputStream out) {}
-
   /**
    * Writes a file through {@code writer}; returns its name. A failed write leaves nothing, and one
    * that would take the folder past its cap fails with {@link StorageException.Full} as soon as it
    * gets there.
    */
+  @Override
   public String write(AudioFormat format, Writer writer) throws IOException {
-    byte[] id = new byte[16];
-    random.nextBytes(id);
-    String name =
-        "audio_"
-            + System.currentTimeMillis() / 1000
-            + "_"
-            + HexFormat.of().formatHex(id)
-            + "."
-            + format.extension();
-    Path tmp = dir.resolve("." + name + ".part");
+    String name = newName(random, format);
+    Path tmp = dir.resolve(partName(name));
     try {
       Files.createDirectories(dir);
       Files.createFile(tmp);
@@ -120,7 +138,7 @@ public class AudioFileStore {
       throw unavailable(e);
     }
     long budget = maxBytes - folderBytes();
-    Capped out = new Capped(Files.newOutputStream(tmp), budget);
+    CappedOutput out = new CappedOutput(Files.newOutputStream(tmp), budget, inFlight, maxBytes);
     try {
       try (out) {
         writer.write(new Target(tmp, out));
@@ -136,7 +154,7 @@ public class AudioFileStore {
       }
       throw e;
     } finally {
-      inFlight.addAndGet(-out.written);
+      out.release();
       Files.deleteIfExists(tmp);
     }
   }
@@ -158,37 +176,6 @@ public class AudioFileStore {
     return total;
   }
 
-  /** Counts what goes through it, and refuses to go past the folder's cap. */
-  private final class Capped extends FilterOutputStream {
-    private final long budget;
-    long written;
-
-    Capped(OutputStream out, long budget) {
-      super(out);
-      this.budget = budget;
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-      write(new byte[] {(byte) b}, 0, 1);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      // every write in progress, this one included, against the room the folder had
-      if (inFlight.get() + len > budget) {
-        throw new StorageException.Full(
-            "the file would take the audio folder past VOICE_DIR_MAX_BYTES ("
-                + maxBytes
-                + " bytes); ask for type=file, a shorter script, or try again once older files"
-                + " have expired");
-      }
-      out.write(b, off, len);
-      written += len;
-      inFlight.addAndGet(len);
-    }
-  }
-
   private StorageException unavailable(IOException e) {
     log.error("Cannot write to {}: {}", dir, e.toString());
     String reason =
@@ -199,9 +186,100 @@ public class AudioFileStore {
             + "); type=file streaming still works");
   }
 
-  /** Writes the content of a file to the target it is given. */
-  @FunctionalInterface
-  public interface Writer {
-    void write(Target target) throws IOException;
+  @Override
+  public Stored find(String name) throws IOException {
+    Path file = servable(name);
+    if (file == null) {
+      return null;
+    }
+    long length = Files.size(file);
+    Instant modified = Files.getLastModifiedTime(file).toInstant();
+    return new Stored(
+        length,
+        modified,
+        "\"" + Long.toHexString(length) + "-" + Long.toHexString(modified.toEpochMilli()) + "\"");
+  }
+
+  @Override
+  public void copy(String name, long from, long to, OutputStream out) throws IOException {
+    Path file = servable(name);
+    if (file == null) {
+      throw new java.nio.file.NoSuchFileException(name);
+    }
+    try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+      WritableByteChannel channel = Channels.newChannel(out);
+      long position = from;
+      long left = to - from + 1;
+      while (left > 0) {
+        long n = in.transferTo(position, left, channel);
+        if (n <= 0) {
+          break;
+        }
+        position += n;
+        left -= n;
+      }
+    }
+  }
+
+  @Override
+  public String directUrl(String name) {
+    return null;
+  }
+
+  private record Entry(Path path, Instant modified, long size) {}
+
+  @Override
+  public int sweep(Instant now) {
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    List<Entry> files = new ArrayList<>();
+    int removed = 0;
+    try (Stream<Path> list = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) list::iterator) {
+        String name = p.getFileName().toString();
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+        if (!a.isRegularFile()) {
+          continue;
+        }
+        Instant modified = a.lastModifiedTime().toInstant();
+        if (name.startsWith(".")
+            && name.endsWith(".part")
+            && validName(name.substring(1, name.length() - 5))) {
+          if (modified.isBefore(now.minus(STALE_PART))) {
+            removed += delete(p) ? 1 : 0;
+          }
+        } else if (validName(name)) {
+          files.add(new Entry(p, modified, a.size()));
+        }
+      }
+    } catch (IOException e) {
+      log.warn("Cannot sweep {}: {}", dir, e.getMessage());
+      return removed;
+    }
+    files.sort(Comparator.comparing(Entry::modified));
+    long total = files.stream().mapToLong(Entry::size).sum();
+    Instant oldest = now.minus(retention);
+    for (Entry e : files) {
+      if (e.modified().isBefore(oldest) || total > maxBytes) {
+        if (delete(e.path())) {
+          removed++;
+          total -= e.size();
+        }
+      }
+    }
+    if (removed > 0) {
+      log.info("Removed {} old audio files from {}", removed, dir);
+    }
+    return removed;
+  }
+
+  private static boolean delete(Path p) {
+    try {
+      return Files.deleteIfExists(p);
+    } catch (IOException e) {
+      log.warn("Cannot remove {}: {}", p, e.getMessage());
+      return false;
+    }
   }
 }

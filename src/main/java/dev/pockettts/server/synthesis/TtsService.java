@@ -11,7 +11,7 @@ import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.SynthesisResult;
 import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.engine.VoiceState;
-import dev.pockettts.server.storage.AudioFileStore;
+import dev.pockettts.server.storage.AudioFiles;
 import dev.pockettts.server.system.TtsMetrics;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -45,12 +45,11 @@ public class TtsService {
       new dev.pockettts.server.text.EnglishNormalizer();
 
   private final Ffmpeg ffmpeg;
-  private final AudioFileStore files;
+  private final AudioFiles files;
   private final ServerSettings settings;
   private final TtsMetrics metrics;
 
-  public TtsService(
-      Ffmpeg ffmpeg, AudioFileStore files, ServerSettings settings, TtsMetrics metrics) {
+  public TtsService(Ffmpeg ffmpeg, AudioFiles files, ServerSettings settings, TtsMetrics metrics) {
     this.metrics = metrics;
     this.ffmpeg = ffmpeg;
     this.files = files;
@@ -146,6 +145,11 @@ public class TtsService {
         OutputStream.nullOutputStream(),
         settings.requestTimeout().toMillis(),
         false);
+  }
+
+  /** A URL that serves a saved file without this server (presigned), or null. */
+  public String directUrl(String name) {
+    return files.directUrl(name);
   }
 
   /** A saved file and how its synthesis went. */

@@ -62,6 +62,11 @@ final class Replicas implements AutoCloseable {
     return servers.get(i);
   }
 
+  /** A bean of server {@code i}. */
+  <T> T bean(int i, Class<T> type) {
+    return contexts.get(i).getBean(type);
+  }
+
   @Override
   public void close() {
     contexts.forEach(ConfigurableApplicationContext::close);

@@ -31,7 +31,7 @@ class AudioFileJanitorTest {
   void filesOlderThanTheRetentionGoAndNewerOnesStay() throws IOException {
     Path old = file(name(1), 10, Duration.ofHours(25));
     Path fresh = file(name(2), 10, Duration.ofHours(23));
-    int removed = new AudioFileJanitor(dir, Duration.ofHours(24), 1 << 20).sweep(now);
+    int removed = new AudioFileStore(dir, 1 << 20, Duration.ofHours(24)).sweep(now);
     assertThat(removed).isEqualTo(1);
     assertThat(old).doesNotExist();
     assertThat(fresh).exists();
@@ -42,7 +42,7 @@ class AudioFileJanitorTest {
     Path a = file(name(1), 400, Duration.ofMinutes(30));
     Path b = file(name(2), 400, Duration.ofMinutes(20));
     Path c = file(name(3), 400, Duration.ofMinutes(10));
-    new AudioFileJanitor(dir, Duration.ofHours(24), 1000).sweep(now);
+    new AudioFileStore(dir, 1000, Duration.ofHours(24)).sweep(now);
     assertThat(a).doesNotExist();
     assertThat(b).exists();
     assertThat(c).exists();
@@ -53,7 +53,7 @@ class AudioFileJanitorTest {
     Path foreign = file("notes.txt", 10, Duration.ofDays(30));
     Path stalePart = file("." + name(4) + ".part", 10, Duration.ofHours(2));
     Path livePart = file("." + name(5) + ".part", 10, Duration.ofMinutes(1));
-    new AudioFileJanitor(dir, Duration.ofHours(1), 10).sweep(now);
+    new AudioFileStore(dir, 10, Duration.ofHours(1)).sweep(now);
     assertThat(foreign).exists();
     assertThat(stalePart).doesNotExist();
     assertThat(livePart).exists(); // maybe still being written
@@ -61,7 +61,7 @@ class AudioFileJanitorTest {
 
   @Test
   void aMissingFolderIsNoError() {
-    assertThat(new AudioFileJanitor(dir.resolve("none"), Duration.ofHours(1), 10).sweep(now))
+    assertThat(new AudioFileStore(dir.resolve("none"), 10, Duration.ofHours(1)).sweep(now))
         .isZero();
   }
 }
