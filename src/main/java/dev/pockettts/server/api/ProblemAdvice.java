@@ -147,6 +147,10 @@ class ProblemAdvice extends ResponseEntityExceptionHandler {
         status = HttpStatus.INTERNAL_SERVER_ERROR;
         title = "Voice library not writable";
       }
+      case VOICE_LIBRARY_UNAVAILABLE -> {
+        status = HttpStatus.SERVICE_UNAVAILABLE;
+        title = "Voice library unavailable";
+      }
       case VOICE_UNREADABLE -> {
         status = HttpStatus.INTERNAL_SERVER_ERROR;
         title = "Saved voice unreadable";

@@ -16,7 +16,7 @@ import software.amazon.awssdk.services.s3.presigner.S3Presigner;
 
 /** Where the {@code type=url} files go: {@code VOICE_DIR}, or an S3 bucket ({@code STORAGE}). */
 @Configuration(proxyBeanMethods = false)
-class StorageConfiguration {
+public class StorageConfiguration {
 
   @Bean
   AudioFiles audioFiles(ServerSettings settings) {
@@ -33,7 +33,7 @@ class StorageConfiguration {
    * not take the SDK's newer default ones), and timeouts that let a request fail with a clear
    * answer when the store is unreachable.
    */
-  static S3Client client(ServerSettings.Storage st) {
+  public static S3Client client(ServerSettings.Storage st) {
     S3ClientBuilder b =
         S3Client.builder()
             .region(Region.of(st.region()))

@@ -28,6 +28,8 @@ public class VoiceException extends RuntimeException {
     VOICE_LIBRARY_FULL,
     /** The library's folder cannot be written. */
     VOICE_LIBRARY_UNWRITABLE,
+    /** The library's store cannot be read (an object store that does not answer). */
+    VOICE_LIBRARY_UNAVAILABLE,
     /** A saved voice's file was damaged on disk. */
     VOICE_UNREADABLE,
     /** A built-in voice's file could not be had. */

@@ -44,11 +44,15 @@ public class VoiceService {
   private final VoiceLibrary library;
 
   public VoiceService(
-      ModelService models, Ffmpeg ffmpeg, ServerSettings settings, MeterRegistry registry) {
+      ModelService models,
+      Ffmpeg ffmpeg,
+      ServerSettings settings,
+      VoiceLibrary library,
+      MeterRegistry registry) {
     this.models = models;
     this.ffmpeg = ffmpeg;
     this.settings = settings;
-    this.library = new VoiceLibrary(settings.voicesDir(), settings.voiceLibraryMax());
+    this.library = library;
     library.removeLeftovers();
     this.cache =
         Caffeine.newBuilder()
@@ -126,11 +130,15 @@ public class VoiceService {
     Found f = find(name, model);
     PocketTtsEngine engine = f.bundle().engine();
     if (f.saved() != null) {
+      // the entry was read for this request: a voice deleted or saved anew on another replica
+      // is not served from the state cached for the old one
       try {
         return new Voice(
             f.bundle(),
-            cache.get(SAVED + name, k -> engine.voiceFromFile(library.stateFile(name))));
-      } catch (EngineException | IllegalArgumentException e) {
+            cache.get(
+                savedKey(f.saved()),
+                k -> engine.voiceFromSafetensors(readState(f.saved()), "saved voice " + name)));
+      } catch (EngineException | IllegalArgumentException | UncheckedIOException e) {
         if (library.find(name).isEmpty()) {
           throw unknown(name); // deleted meanwhile
         }
@@ -140,8 +148,7 @@ public class VoiceService {
             "the saved voice '"
                 + name
                 + "' cannot be read ("
-                + ClientText.withoutPaths(
-                    e.getMessage().replace(library.folder().toString(), "VOICES_DIR"))
+                + ClientText.withoutPaths(library.hide(String.valueOf(e.getMessage())))
                 + "); delete it and save it again");
       }
     }
@@ -158,6 +165,19 @@ public class VoiceService {
       throw new VoiceException(
           VoiceException.Reason.VOICE_UNAVAILABLE,
           "voice '" + name + "' cannot be loaded: " + ClientText.withoutPaths(e.getMessage()));
+    }
+  }
+
+  /** The cache key of one save of a saved voice. */
+  private static String savedKey(VoiceLibrary.Entry e) {
+    return SAVED + e.id() + "@" + e.generation();
+  }
+
+  private java.nio.ByteBuffer readState(VoiceLibrary.Entry e) {
+    try {
+      return library.state(e);
+    } catch (IOException x) {
+      throw new UncheckedIOException(x);
     }
   }
 
@@ -273,7 +293,7 @@ public class VoiceService {
         e.bundle(),
         e.source(),
         e.created(),
-        cache.asMap().containsKey(SAVED + e.id()));
+        cache.asMap().containsKey(savedKey(e)));
   }
 
   /**
@@ -326,12 +346,17 @@ public class VoiceService {
         throw notFound(id);
       }
     } catch (IOException e) {
-      log.error("Cannot delete voice {} from {}: {}", id, library.folder(), e.toString());
+      log.error("Cannot delete voice {} from {}: {}", id, library.where(), e.toString());
       throw new VoiceException(
           VoiceException.Reason.VOICE_LIBRARY_UNWRITABLE,
-          "voice '" + id + "' could not be deleted from VOICES_DIR: " + ClientText.reason(e));
+          "voice '"
+              + id
+              + "' could not be deleted from "
+              + library.where()
+              + ": "
+              + ClientText.reason(e));
     }
-    cache.invalidate(SAVED + id);
+    cache.asMap().keySet().removeIf(k -> k.startsWith(SAVED + id + "@"));
   }
 
   private Description store(String id, String source, Voice voice) {
@@ -345,7 +370,8 @@ public class VoiceService {
             Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
             voice.state().positions(),
             data.length,
-            true);
+            true,
+            java.util.UUID.randomUUID().toString().replace("-", ""));
     try {
       library.save(entry, data);
     } catch (VoiceLibrary.ExistsException e) {
@@ -355,12 +381,12 @@ public class VoiceService {
           VoiceException.Reason.VOICE_LIBRARY_FULL,
           e.getMessage() + " (VOICE_LIBRARY_MAX); delete a voice first");
     } catch (IOException e) {
-      log.error("Cannot save voice {} in {}: {}", id, library.folder(), e.toString());
+      log.error("Cannot save voice {} in {}: {}", id, library.where(), e.toString());
       throw new VoiceException(
           VoiceException.Reason.VOICE_LIBRARY_UNWRITABLE,
-          "the voice could not be saved in VOICES_DIR: " + ClientText.reason(e));
+          "the voice could not be saved in " + library.where() + ": " + ClientText.reason(e));
     }
-    cache.put(SAVED + id, voice.state());
+    cache.put(savedKey(entry), voice.state());
     return describe(entry);
   }
 

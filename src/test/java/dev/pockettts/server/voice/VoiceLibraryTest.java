@@ -17,14 +17,15 @@ class VoiceLibraryTest {
   @TempDir Path dir;
 
   static VoiceLibrary.Entry entry(String id, String created) {
-    return new VoiceLibrary.Entry(id, "tiny_english", "english", "cloned", created, 3, 4, true);
+    return new VoiceLibrary.Entry(
+        id, "tiny_english", "english", "cloned", created, 3, 4, true, null);
   }
 
   @ParameterizedTest
   @ValueSource(
       strings = {"../x", "..", "/etc/passwd", "a/b", "a\\b", "A", "", " x", "x.json", "-x"})
   void pathLikeOrOddIdsAreNeverIds(String id) {
-    VoiceLibrary lib = new VoiceLibrary(dir, 10);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(dir, 10);
     assertThat(VoiceLibrary.validId(id)).isFalse();
     assertThat(lib.find(id)).isEmpty();
     assertThatThrownBy(() -> lib.stateFile(id)).isInstanceOf(IllegalArgumentException.class);
@@ -34,7 +35,7 @@ class VoiceLibraryTest {
 
   @Test
   void savedVoicesAreListedOldestFirstAndDeleted() throws Exception {
-    VoiceLibrary lib = new VoiceLibrary(dir.resolve("lib"), 10);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(dir.resolve("lib"), 10);
     assertThat(lib.list()).isEmpty();
     lib.save(entry("b", "2026-01-02T00:00:00Z"), new byte[] {1, 2, 3, 4});
     lib.save(entry("a", "2026-01-03T00:00:00Z"), new byte[] {5, 6, 7, 8});
@@ -49,7 +50,7 @@ class VoiceLibraryTest {
 
   @Test
   void theLibraryStopsAtItsMaximum() throws Exception {
-    VoiceLibrary lib = new VoiceLibrary(dir, 1);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(dir, 1);
     lib.save(entry("one", "2026-01-01T00:00:00Z"), new byte[4]);
     assertThatThrownBy(() -> lib.save(entry("two", "2026-01-01T00:00:00Z"), new byte[4]))
         .isInstanceOf(VoiceLibrary.FullException.class);
@@ -58,7 +59,7 @@ class VoiceLibraryTest {
 
   @Test
   void brokenOrOrphanEntriesAreSkipped() throws Exception {
-    VoiceLibrary lib = new VoiceLibrary(dir, 10);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(dir, 10);
     lib.save(entry("good", "2026-01-01T00:00:00Z"), new byte[4]);
     Files.writeString(dir.resolve("broken.json"), "{not json");
     Files.write(dir.resolve("broken.safetensors"), new byte[4]);
@@ -79,7 +80,7 @@ class VoiceLibraryTest {
   void aSaveThatCannotWriteLeavesNothingBehind() throws Exception {
     Path notADir = dir.resolve("file");
     Files.writeString(notADir, "x");
-    VoiceLibrary lib = new VoiceLibrary(notADir, 10);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(notADir, 10);
     assertThatThrownBy(() -> lib.save(entry("v", "2026-01-01T00:00:00Z"), new byte[4]))
         .isInstanceOf(IOException.class);
     assertThat(files(dir)).containsExactly("file");
@@ -87,7 +88,7 @@ class VoiceLibraryTest {
 
   @Test
   void leftoversOfAnInterruptedSaveAreRemoved() throws Exception {
-    VoiceLibrary lib = new VoiceLibrary(dir, 10);
+    LocalVoiceLibrary lib = new LocalVoiceLibrary(dir, 10);
     lib.save(entry("kept", "2026-01-01T00:00:00Z"), new byte[4]);
     Files.write(dir.resolve("new.safetensors.partial"), new byte[4]);
     lib.removeLeftovers();
