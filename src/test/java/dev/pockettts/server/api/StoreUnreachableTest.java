@@ -12,7 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * With the object store unreachable, {@code type=url} gets the problem a full disk gives, before
- * any synthesis, and streaming works as ever.
+ * any synthesis, the voice library says it is unavailable, and streaming with built-in voices works
+ * as ever.
  */
 class StoreUnreachableTest {
 
@@ -50,6 +51,19 @@ class StoreUnreachableTest {
           s.get("/voice/audio_1700000000_0123456789abcdef0123456789abcdef.wav"),
           500,
           "storage-unavailable");
+      // the voice library lives in the same bucket: it says so, and built-in voices speak
+      HttpResponse<byte[]> voices =
+          s.send(s.request("/voices").header("API_KEY", ServerHarness.KEY).GET().build());
+      assertProblem(voices, 503, "voice-library-unavailable");
+      assertThat(new String(voices.body())).contains("built-in voices");
+      assertProblem(
+          s.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"wav\",\"model\":\"someone\"}"),
+          503,
+          "voice-library-unavailable");
+      assertThat(
+              s.postJson("/tts", "{\"script\":\"Hi.\",\"format\":\"wav\",\"model\":\"alba\"}")
+                  .statusCode())
+          .isEqualTo(200);
     }
   }
 }
