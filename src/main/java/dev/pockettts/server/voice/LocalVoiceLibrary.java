@@ -26,7 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class LocalVoiceLibrary implements VoiceLibrary {
 
-  private static final Logger log = LoggerFactory.getLogger(VoiceLibrary.class);
+  private static final Logger log = LoggerFactory.getLogger(LocalVoiceLibrary.class);
   private static final String STATE = ".safetensors";
   private static final String META = ".json";
   private static final String PARTIAL = ".partial";

@@ -5,6 +5,7 @@ import static dev.pockettts.server.api.ServerHarness.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pockettts.server.testing.RedisServer;
+import dev.pockettts.server.testing.S3Server;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,19 +20,22 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two servers with one {@code REDIS_URL}: the key's limit and the failed-authentication limit hold
- * for both together, and with Redis stopped each counts its own, never answering 500.
+ * Two servers with one {@code REDIS_URL} (and one bucket, as deployed): the key's limit and the
+ * failed-authentication limit hold for both together, and with Redis stopped each counts its own,
+ * never answering 500.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SharedRateLimitTest {
 
   @TempDir static Path dir;
   private static RedisServer redis;
+  private static S3Server s3;
   private static Replicas replicas;
 
   @BeforeAll
   static void start() throws Exception {
     redis = RedisServer.start();
+    s3 = S3Server.start(dir, "pockettts-limits");
     replicas =
         Replicas.start(
             2,
@@ -39,7 +43,10 @@ class SharedRateLimitTest {
             Map.of(
                 "REDIS_URL", redis.url(),
                 "RATE_LIMIT_PER_MINUTE", "5",
-                "AUTH_FAILURES_PER_MINUTE", "3"));
+                "AUTH_FAILURES_PER_MINUTE", "3",
+                "STORAGE", "s3",
+                "S3_ENDPOINT", s3.endpoint(),
+                "S3_BUCKET", "pockettts-limits"));
   }
 
   @AfterAll
@@ -49,6 +56,9 @@ class SharedRateLimitTest {
     }
     if (redis != null) {
       redis.close();
+    }
+    if (s3 != null) {
+      s3.close();
     }
   }
 
