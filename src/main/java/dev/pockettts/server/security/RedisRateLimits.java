@@ -16,6 +16,8 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,32 +119,42 @@ final class RedisRateLimits implements RateLimits {
 
   @Override
   public long tryAcquire(String bucket, int perMinute) {
-    LettuceBasedProxyManager<byte[]> manager = buckets();
-    if (manager != null) {
-      try {
-        ConsumptionProbe p = bucket(manager, bucket, perMinute).tryConsumeAndReturnRemaining(1);
-        answered();
-        return p.isConsumed() ? 0 : seconds(p.getNanosToWaitForRefill());
-      } catch (RuntimeException e) {
-        failed(e);
-      }
-    }
-    return local.tryAcquire(bucket, perMinute);
+    return counted(
+        bucket,
+        perMinute,
+        b -> {
+          ConsumptionProbe p = b.tryConsumeAndReturnRemaining(1);
+          return p.isConsumed() ? 0 : seconds(p.getNanosToWaitForRefill());
+        },
+        () -> local.tryAcquire(bucket, perMinute));
   }
 
   @Override
   public long peek(String bucket, int perMinute) {
+    return counted(
+        bucket,
+        perMinute,
+        b -> {
+          EstimationProbe p = b.estimateAbilityToConsume(1);
+          return p.canBeConsumed() ? 0 : seconds(p.getNanosToWaitForRefill());
+        },
+        () -> local.peek(bucket, perMinute));
+  }
+
+  /** {@code inRedis} on the bucket in Redis; {@code locally} when Redis does not answer. */
+  private long counted(
+      String bucket, int perMinute, ToLongFunction<BucketProxy> inRedis, LongSupplier locally) {
     LettuceBasedProxyManager<byte[]> manager = buckets();
     if (manager != null) {
       try {
-        EstimationProbe p = bucket(manager, bucket, perMinute).estimateAbilityToConsume(1);
+        long wait = inRedis.applyAsLong(bucket(manager, bucket, perMinute));
         answered();
-        return p.canBeConsumed() ? 0 : seconds(p.getNanosToWaitForRefill());
+        return wait;
       } catch (RuntimeException e) {
         failed(e);
       }
     }
-    return local.peek(bucket, perMinute);
+    return locally.getAsLong();
   }
 
   @Override

@@ -58,6 +58,25 @@ final class Replicas implements AutoCloseable {
     }
   }
 
+  /** The settings that put servers on {@code bucket} of {@code s3}, with {@code more}. */
+  static Map<String, String> onBucket(
+      dev.pockettts.server.testing.S3Server s3, String bucket, Map<String, String> more) {
+    Map<String, String> m = new HashMap<>(more);
+    m.put("STORAGE", "s3");
+    m.put("S3_ENDPOINT", s3.endpoint());
+    m.put("S3_BUCKET", bucket);
+    return m;
+  }
+
+  /** Closes what was started (nulls skipped), servers first. */
+  static void closeAll(AutoCloseable... started) throws Exception {
+    for (AutoCloseable c : started) {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
   ServerHarness get(int i) {
     return servers.get(i);
   }

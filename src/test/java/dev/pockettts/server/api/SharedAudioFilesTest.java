@@ -40,22 +40,12 @@ class SharedAudioFilesTest {
         Replicas.start(
             2,
             dir,
-            Map.of(
-                "STORAGE", "s3",
-                "S3_ENDPOINT", s3.endpoint(),
-                "S3_BUCKET", BUCKET,
-                "S3_PREFIX", "team-a",
-                "VOICE_RETENTION", "1h"));
+            Replicas.onBucket(s3, BUCKET, Map.of("S3_PREFIX", "team-a", "VOICE_RETENTION", "1h")));
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (replicas != null) {
-      replicas.close();
-    }
-    if (s3 != null) {
-      s3.close();
-    }
+    Replicas.closeAll(replicas, s3);
   }
 
   private static String makeOnA(String format) throws Exception {
@@ -165,15 +155,7 @@ class SharedAudioFilesTest {
         Replicas.start(
             1,
             dir.resolve("presigned"),
-            Map.of(
-                "STORAGE",
-                "s3",
-                "S3_ENDPOINT",
-                s3.endpoint(),
-                "S3_BUCKET",
-                BUCKET,
-                "S3_PRESIGNED_URLS",
-                "true"))) {
+            Replicas.onBucket(s3, BUCKET, Map.of("S3_PRESIGNED_URLS", "true")))) {
       HttpResponse<byte[]> r =
           presigning
               .get(0)

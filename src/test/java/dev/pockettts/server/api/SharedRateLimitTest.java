@@ -40,26 +40,21 @@ class SharedRateLimitTest {
         Replicas.start(
             2,
             dir,
-            Map.of(
-                "REDIS_URL", redis.url(),
-                "RATE_LIMIT_PER_MINUTE", "5",
-                "AUTH_FAILURES_PER_MINUTE", "3",
-                "STORAGE", "s3",
-                "S3_ENDPOINT", s3.endpoint(),
-                "S3_BUCKET", "pockettts-limits"));
+            Replicas.onBucket(
+                s3,
+                "pockettts-limits",
+                Map.of(
+                    "REDIS_URL",
+                    redis.url(),
+                    "RATE_LIMIT_PER_MINUTE",
+                    "5",
+                    "AUTH_FAILURES_PER_MINUTE",
+                    "3")));
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (replicas != null) {
-      replicas.close();
-    }
-    if (redis != null) {
-      redis.close();
-    }
-    if (s3 != null) {
-      s3.close();
-    }
+    Replicas.closeAll(replicas, redis, s3);
   }
 
   private static HttpResponse<byte[]> voices(ServerHarness s, String key) throws Exception {

@@ -50,22 +50,12 @@ class SharedVoiceLibraryTest {
         Replicas.start(
             2,
             dir,
-            Map.of(
-                "STORAGE", "s3",
-                "S3_ENDPOINT", s3.endpoint(),
-                "S3_BUCKET", BUCKET,
-                "TEMPERATURE", "0",
-                "VOICE_LIBRARY_MAX", "6"));
+            Replicas.onBucket(s3, BUCKET, Map.of("TEMPERATURE", "0", "VOICE_LIBRARY_MAX", "6")));
   }
 
   @AfterAll
   static void stop() throws Exception {
-    if (replicas != null) {
-      replicas.close();
-    }
-    if (s3 != null) {
-      s3.close();
-    }
+    Replicas.closeAll(replicas, s3);
   }
 
   private static String newName() {
