@@ -27,9 +27,11 @@ import tools.jackson.databind.json.JsonMapper;
  * <S3_PREFIX>voices/<id>.json} is the entry, {@code <S3_PREFIX>voices/<id>.<version>.safetensors}
  * the state. A save puts the state under its own version's key, then the entry with {@code
  * If-None-Match: *}: of two replicas saving one name at once the store lets exactly one entry in,
- * and the other removes its state and answers that the voice exists. A delete removes the entry
- * first, so no replica finds the voice once it has returned. Every use of a saved voice reads its
- * entry (one small GET), and the state cache is keyed by the entry's version.
+ * and the other removes its state and answers that the voice exists. The entry is then read back
+ * after a quarter of a second, so that a store whose conditional write is not atomic still has one
+ * winner: the replica whose version is not the one stored lost. A delete removes the entry first,
+ * so no replica finds the voice once it has returned. Every use of a saved voice reads its entry
+ * (one small GET), and the state cache is keyed by the entry's version.
  */
 final class S3VoiceLibrary implements VoiceLibrary, AutoCloseable {
 
@@ -37,6 +39,7 @@ final class S3VoiceLibrary implements VoiceLibrary, AutoCloseable {
   private static final String META = ".json";
   private static final String STATE = ".safetensors";
   private static final Duration STALE_STATE = Duration.ofHours(1);
+  private static final Duration SETTLE = Duration.ofMillis(250);
 
   private final S3Client s3;
   private final String bucket;
@@ -180,6 +183,19 @@ final class S3VoiceLibrary implements VoiceLibrary, AutoCloseable {
     } catch (SdkException e) {
       deleteQuietly(stateKey);
       throw new IOException("the bucket " + bucket + " cannot be written (" + e.getMessage() + ")");
+    }
+    // a store whose conditional write is a check and then a put (S3Proxy) lets two writes at the
+    // same moment through; the later one's entry stays. Read back after a moment: a replica that
+    // finds another's version there lost the race, whatever the store said
+    try {
+      Thread.sleep(SETTLE.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    Optional<Entry> stored = find(id);
+    if (stored.isPresent() && !entry.version().equals(stored.get().version())) {
+      deleteQuietly(stateKey);
+      throw new ExistsException(id);
     }
     log.info(
         "Saved voice '{}' ({} bytes, bundle {}) in bucket {}",

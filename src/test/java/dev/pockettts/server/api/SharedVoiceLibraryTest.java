@@ -132,7 +132,7 @@ class SharedVoiceLibraryTest {
 
   @Test
   void twoSavesOfOneNameAtOnceHaveOneWinner() throws Exception {
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 6; round++) {
       String name = newName();
       CompletableFuture<HttpResponse<byte[]>> a =
           CompletableFuture.supplyAsync(() -> call(() -> save(0, name, SPEECH)));
