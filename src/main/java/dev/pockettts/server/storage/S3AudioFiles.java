@@ -139,10 +139,16 @@ public final class S3AudioFiles implements AudioFiles, AutoCloseable {
             break;
           }
           int part = number;
+          int length = n;
+          // the part is read from the buffer itself (a new stream per attempt, so retries work),
+          // not from copies of it; the call returns before the buffer is filled again
           String etag =
               s3.uploadPart(
                       b -> b.bucket(bucket).key(key).uploadId(upload).partNumber(part),
-                      RequestBody.fromBytes(java.util.Arrays.copyOf(buffer, n)))
+                      RequestBody.fromContentProvider(
+                          () -> new java.io.ByteArrayInputStream(buffer, 0, length),
+                          length,
+                          "application/octet-stream"))
                   .eTag();
           parts.add(CompletedPart.builder().partNumber(part).eTag(etag).build());
         }
