@@ -101,14 +101,25 @@ final class BufferPool {
     trim(true);
   }
 
-  private synchronized void trimIdle() {
-    trimScheduled = false;
-    trim(false);
+  private void trimIdle() {
+    boolean freed;
+    synchronized (this) {
+      trimScheduled = false;
+      freed = trim(false);
+    }
+    if (freed) {
+      // the busy moment is over: what ONNX Runtime malloc'ed for it goes back too
+      NativeHeap.trim();
+    }
   }
 
-  /** Frees the oldest buffers (those unused for {@code idle}, or all) beyond what it keeps. */
-  private void trim(boolean all) {
+  /**
+   * Frees the oldest buffers (those unused for {@code idle}, or all) beyond what it keeps; says
+   * whether it freed any.
+   */
+  private boolean trim(boolean all) {
     long now = System.nanoTime();
+    boolean freed = false;
     while (idleBytes > keepBytes) {
       ArrayDeque<Idle> oldest = null;
       for (ArrayDeque<Idle> q : free.values()) {
@@ -120,11 +131,13 @@ final class BufferPool {
       long waited = now - oldest.peekFirst().since();
       if (!all && waited < idleNanos) {
         scheduleTrim(idleNanos - waited);
-        return;
+        return freed;
       }
       ByteBuffer b = oldest.pollFirst().buffer();
       idleBytes -= b.capacity();
       Tensors.free(b);
+      freed = true;
     }
+    return freed;
   }
 }

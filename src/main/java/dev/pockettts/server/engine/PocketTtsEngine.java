@@ -438,7 +438,15 @@ public final class PocketTtsEngine implements AutoCloseable {
     }
     flowLm.trimBuffers(); // what several streams at once needed, not the encoder's room
     decoder.trimBuffers();
-    MimiEncoder.Frames frames = encoder.encode(pcm);
+    long start = System.nanoTime();
+    NativeHeap.trim(); // and the C heap's free pages: the encoder's peak comes on top of them
+    long trimmed = System.nanoTime();
+    MimiEncoder.Frames frames;
+    try {
+      frames = encoder.encode(pcm);
+    } finally {
+      NativeHeap.trimLater(); // what the encoder's arena gave back within the C heap
+    }
     if (frames.dim() != flowLm.conditioningDim()) {
       throw new IncompatibleModelException(
           "mimi_encoder makes frames of size "
@@ -446,7 +454,21 @@ public final class PocketTtsEngine implements AutoCloseable {
               + " but flow_lm_main takes "
               + flowLm.conditioningDim());
     }
-    return voiceFromConditioning(frames.data(), frames.count());
+    long encoded = System.nanoTime();
+    VoiceState voice = voiceFromConditioning(frames.data(), frames.count());
+    if (log.isDebugEnabled()) {
+      log.debug(
+          String.format(
+              java.util.Locale.ROOT,
+              "voice from %.1f s of audio: heap trim %.0f ms, encoder %.0f ms, prompt of %d"
+                  + " frames %.0f ms",
+              pcm.length / (double) config.sampleRate(),
+              (trimmed - start) / 1e6,
+              (encoded - trimmed) / 1e6,
+              frames.count(),
+              (System.nanoTime() - encoded) / 1e6));
+    }
+    return voice;
   }
 
   /** Prepends BOS-before-voice when the model asks for it, then runs the prompt. */
