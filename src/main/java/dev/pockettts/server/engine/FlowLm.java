@@ -42,6 +42,9 @@ final class FlowLm implements AutoCloseable {
   private final OnnxTensor emptyText;
   private final BufferPool pool;
   private final boolean inPlace;
+  private final boolean resizable;
+  private final Map<Integer, List<StateSpec>> sized =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   FlowLm(OrtEnvironment env, Graph main, Graph head, List<StateSpec> manifest) {
     this.env = env;
@@ -80,6 +83,11 @@ final class FlowLm implements AutoCloseable {
     this.emptySequence = Tensors.floats(env, new float[0], 1, 0, latentDim);
     this.emptyText = Tensors.floats(env, new float[0], 1, 0, conditioningDim);
     this.inPlace = inPlaceCaches(main, states);
+    Set<String> shorter = resizableCaches(main);
+    this.resizable =
+        states.stream()
+            .filter(st -> st.key().equals("cache"))
+            .allMatch(st -> shorter.contains(st.inputName()));
     // one stream holds one set of caches bound in place, or a set to read and a set to write
     this.pool =
         new BufferPool(
@@ -105,6 +113,48 @@ final class FlowLm implements AutoCloseable {
   /** Whether chunks update their caches in place. */
   boolean inPlace() {
     return inPlace;
+  }
+
+  /** Whether a run's caches are as long as its positions need (rounded up), not the full length. */
+  boolean resizable() {
+    return resizable;
+  }
+
+  /**
+   * The state specs for a run that reaches at most {@code positions} cache positions: with a
+   * resizable graph the caches hold the next power of two of at least 64 (or the full length, when
+   * that is less), so a chunk of a few seconds takes a quarter of the memory and the pool sees few
+   * sizes; otherwise the full length.
+   */
+  List<StateSpec> specsFor(int positions) {
+    if (!resizable) {
+      return states;
+    }
+    int length = Math.max(64, Integer.highestOneBit(Math.max(1, positions - 1)) << 1);
+    if (length >= capacity) {
+      return states;
+    }
+    return sized.computeIfAbsent(
+        length,
+        n ->
+            states.stream()
+                .map(
+                    st -> {
+                      if (!st.key().equals("cache")) {
+                        return st;
+                      }
+                      long[] shape = st.shape().clone();
+                      shape[2] = n;
+                      return new StateSpec(
+                          st.index(),
+                          st.module(),
+                          st.key(),
+                          st.dtype(),
+                          shape,
+                          st.inputName(),
+                          st.outputName());
+                    })
+                .toList());
   }
 
   int latentDim() {
@@ -201,7 +251,7 @@ final class FlowLm implements AutoCloseable {
     for (int i = 0; i < in.size(); i++) {
       TensorInfo t = in.get(i);
       String key = keys[i % 3];
-      long[] shape = t.getShape();
+      long[] shape = declaredShape(g, "state_" + i, t);
       boolean ok =
           switch (key) {
             case "cache" ->
@@ -280,7 +330,8 @@ final class FlowLm implements AutoCloseable {
         throw new IncompatibleModelException(
             g.name() + " has no input " + s.inputName() + " listed in bundle.json (" + s + ")");
       }
-      if (StateDtype.fromJavaType(t.type) != s.dtype() || !Arrays.equals(t.getShape(), s.shape())) {
+      if (StateDtype.fromJavaType(t.type) != s.dtype()
+          || !Arrays.equals(declaredShape(g, s.inputName(), t), s.shape())) {
         throw new IncompatibleModelException(
             g.name()
                 + " input "
@@ -296,6 +347,26 @@ final class FlowLm implements AutoCloseable {
         throw new IncompatibleModelException(g.name() + " has no output " + s.outputName());
       }
     }
+  }
+
+  /**
+   * A state input's shape, with the time axis of a cache the rewrite made resizable ({@link
+   * KvCacheRewrite#RESIZABLE}) at the published graph's length.
+   */
+  static long[] declaredShape(Graph g, String input, TensorInfo t) {
+    long[] shape = t.getShape();
+    if (shape.length == 5 && shape[2] < 0 && resizableCaches(g).contains(input)) {
+      shape = shape.clone();
+      shape[2] = Long.parseLong(g.metadata(KvCacheRewrite.CACHE_POSITIONS));
+    }
+    return shape;
+  }
+
+  private static Set<String> resizableCaches(Graph g) {
+    String listed = g.metadata(KvCacheRewrite.RESIZABLE);
+    return listed == null || listed.isBlank() || g.metadata(KvCacheRewrite.CACHE_POSITIONS) == null
+        ? Set.of()
+        : Set.of(listed.split(","));
   }
 
   private static String describe(TreeMap<Integer, TensorInfo> in) {
@@ -327,7 +398,8 @@ final class FlowLm implements AutoCloseable {
     // the caches start empty: positions at and after the step are never read, so pooled buffers
     // serve as they are (no zero-filled set is kept); their outputs are pinned into pooled buffers
     // too (the same ones when the graph updates in place), so no run allocates a cache
-    VoiceState.Materialized empty = emptyState().materialize(env, states, pool);
+    List<StateSpec> specs = specsFor(count);
+    VoiceState.Materialized empty = emptyState().materialize(env, specs, pool);
     List<ByteBuffer> outBuffers = new ArrayList<>();
     Map<String, OnnxTensor> pinned = new HashMap<>();
     Set<String> requested = new LinkedHashSet<>();
@@ -335,7 +407,7 @@ final class FlowLm implements AutoCloseable {
       Map<String, OnnxTensor> inputs = new HashMap<>(empty.tensors());
       inputs.put(SEQUENCE, emptySequence);
       inputs.put(TEXT_EMBEDDINGS, cond);
-      for (StateSpec s : states) {
+      for (StateSpec s : specs) {
         if (!s.key().equals("cache")) {
           requested.add(s.outputName());
         } else if (inPlace) {
@@ -346,6 +418,7 @@ final class FlowLm implements AutoCloseable {
       }
       try (OrtSession.Result r = main.run(inputs, requested, pinned)) {
         return compact(
+            specs,
             name ->
                 pinned.containsKey(name) ? pinned.get(name) : Tensors.output(r, name, main.name()));
       }
@@ -359,10 +432,11 @@ final class FlowLm implements AutoCloseable {
   }
 
   /** Keeps the written prefix of every cache of a flow_lm_main result. */
-  private VoiceState compact(java.util.function.Function<String, OnnxTensor> outputs) {
+  private VoiceState compact(
+      List<StateSpec> specs, java.util.function.Function<String, OnnxTensor> outputs) {
     Map<String, VoiceState.Part> parts = new HashMap<>();
     long step = -1;
-    for (StateSpec s : states) {
+    for (StateSpec s : specs) {
       if (s.key().equals("step")) {
         long v = outputs.apply(s.outputName()).getLongBuffer().get(0);
         if (step >= 0 && v != step) {
@@ -375,7 +449,7 @@ final class FlowLm implements AutoCloseable {
     if (step <= 0 || step >= capacity) {
       throw new EngineException("flow_lm_main returned step " + step + " after the voice prompt");
     }
-    for (StateSpec s : states) {
+    for (StateSpec s : specs) {
       OnnxTensor t = outputs.apply(s.outputName());
       if (s.key().equals("cache")) {
         parts.put(s.inputName(), cachePrefix(s, t.getFloatBuffer(), (int) step));
@@ -578,11 +652,16 @@ final class FlowLm implements AutoCloseable {
     long mainNanos;
     long headNanos;
 
-    Chunk(VoiceState voice, OnnxTensor textEmbeddings) {
-      this.start = voice.materialize(env, states, pool);
+    /**
+     * A chunk from {@code voice} with the text {@code textEmbeddings}, whose runs reach at most
+     * {@code positions} cache positions (the voice's, the text's and one per step).
+     */
+    Chunk(VoiceState voice, OnnxTensor textEmbeddings, int positions) {
+      List<StateSpec> specs = specsFor(positions);
+      this.start = voice.materialize(env, specs, pool);
       requested.add(CONDITIONING);
       requested.add(EOS_LOGIT);
-      for (StateSpec s : states) {
+      for (StateSpec s : specs) {
         if (s.key().equals("cache")) {
           caches.add(s);
         } else {

@@ -132,8 +132,10 @@ public final class GraphCheck {
     Random unused = new Random(0); // temperature 0 draws no noise
     try (OnnxTensor embA = a.textConditioner().embed(chunk.tokens());
         OnnxTensor embB = b.textConditioner().embed(chunk.tokens());
-        FlowLm.Chunk genA = a.flowLm().new Chunk(voiceA, embA);
-        FlowLm.Chunk genB = b.flowLm().new Chunk(voiceB, embB)) {
+        FlowLm.Chunk genA =
+            a.flowLm().new Chunk(voiceA, embA, voiceA.positions() + chunk.tokens().length + n);
+        FlowLm.Chunk genB =
+            b.flowLm().new Chunk(voiceB, embB, voiceB.positions() + chunk.tokens().length + n)) {
       float[] latA = new float[a.flowLm().latentDim()];
       Arrays.fill(latA, Float.NaN);
       float[] latB = latA.clone();

@@ -39,6 +39,7 @@ final class GraphEditor {
   private final Set<String> graphOutputs = new HashSet<>();
   private final Map<String, Node> producer = new HashMap<>();
   private final Map<String, List<Node>> consumers = new HashMap<>();
+  private final Map<String, Map<Integer, String>> symbolicDims = new HashMap<>();
   private int fresh;
 
   GraphEditor(Model model) {
@@ -365,6 +366,23 @@ final class GraphEditor {
    */
   Model build(Map<String, String> metadata) {
     Graph.Builder g = model.getGraph().toBuilder().clearNode().addAllNode(sorted());
+    Set<Long> madeSymbolic = new HashSet<>();
+    for (int i = 0; i < g.getInputCount(); i++) {
+      g.setInput(i, withSymbolicDims(g.getInput(i), madeSymbolic));
+    }
+    for (int i = 0; i < g.getOutputCount(); i++) {
+      g.setOutput(i, withSymbolicDims(g.getOutput(i), madeSymbolic));
+    }
+    if (!madeSymbolic.isEmpty()) {
+      // shape hints that name a size made symbolic would contradict the graph; the others stay
+      // (ONNX Runtime chose other kernels without them, which changed the results' rounding)
+      List<ValueInfo> hints = new ArrayList<>(g.getValueInfoList());
+      hints.removeIf(
+          v ->
+              v.getType().getTensorType().getShape().getDimList().stream()
+                  .anyMatch(d -> d.hasDimValue() && madeSymbolic.contains(d.getDimValue())));
+      g.clearValueInfo().addAllValueInfo(hints);
+    }
     g.addAllInitializer(addedInitializers.values());
     Model.Builder m = model.toBuilder().setGraph(g);
     Map<String, String> meta = new LinkedHashMap<>();
@@ -375,6 +393,32 @@ final class GraphEditor {
     m.clearMetadataProps();
     meta.forEach((k, v) -> m.addMetadataProps(StringEntry.newBuilder().setKey(k).setValue(v)));
     return m.build();
+  }
+
+  /**
+   * Gives axis {@code axis} of the graph input or output {@code name} the symbolic size {@code
+   * param} in the built model (shape hints, {@code value_info}, naming the size it had are left
+   * out).
+   */
+  void symbolicDim(String name, int axis, String param) {
+    symbolicDims.computeIfAbsent(name, k -> new HashMap<>()).put(axis, param);
+  }
+
+  private ValueInfo withSymbolicDims(ValueInfo v, Set<Long> sizes) {
+    Map<Integer, String> dims = symbolicDims.get(v.getName());
+    if (dims == null) {
+      return v;
+    }
+    ValueInfo.Builder b = v.toBuilder();
+    var shape = b.getTypeBuilder().getTensorTypeBuilder().getShapeBuilder();
+    dims.forEach(
+        (axis, param) -> {
+          if (shape.getDimBuilder(axis).hasDimValue()) {
+            sizes.add(shape.getDimBuilder(axis).getDimValue());
+          }
+          shape.getDimBuilder(axis).clearDimValue().setDimParam(param);
+        });
+    return b.build();
   }
 
   private List<Node> sorted() {

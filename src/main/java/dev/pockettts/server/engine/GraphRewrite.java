@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +41,7 @@ final class GraphRewrite {
 
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
-    KV_CACHE("kv1", "KV-cache updates without whole-cache copies"),
+    KV_CACHE("kv2", "KV-cache updates without whole-cache copies"),
     UPSAMPLING("up1", "upsampling ConvTranspose as Conv"),
     ENCODER(
         "band2", "attention over each query's context only, zero padding inside the convolutions");
@@ -90,9 +89,14 @@ final class GraphRewrite {
       meta.put(REWRITE, kind.tag + " of " + name + " (sha256 " + sha + ")");
       String detail;
       if (kind == Kind.KV_CACHE) {
-        List<String> inPlace = KvCacheRewrite.apply(g);
-        meta.put(KvCacheRewrite.IN_PLACE, String.join(",", inPlace));
-        detail = inPlace.size() + " caches may be updated in place";
+        KvCacheRewrite.Result r = KvCacheRewrite.apply(g);
+        meta.put(KvCacheRewrite.IN_PLACE, String.join(",", r.inPlace()));
+        detail = r.inPlace().size() + " caches may be updated in place";
+        if (!r.resizable().isEmpty()) {
+          meta.put(KvCacheRewrite.RESIZABLE, String.join(",", r.resizable()));
+          meta.put(KvCacheRewrite.CACHE_POSITIONS, Long.toString(r.positions()));
+          detail += ", " + r.resizable().size() + " may be shorter than " + r.positions();
+        }
       } else if (kind == Kind.UPSAMPLING) {
         detail = ConvTransposeRewrite.apply(g) + " layers";
       } else {

@@ -25,7 +25,11 @@ import java.util.Set;
  *       over both axes and a {@code Squeeze} (a view): one copy of the used prefix instead of two.
  * </ol>
  *
- * With the scatter writing straight from the state input to the state output, ONNX Runtime skips
+ * When nothing else in the graph depends on the caches' length (see {@link #lengthFree}), their
+ * time axis is declared symbolic: a run may then bind caches that hold only the positions it
+ * reaches, a quarter of the published 1000 for a chunk of a few seconds.
+ *
+ * <p>With the scatter writing straight from the state input to the state output, ONNX Runtime skips
  * its copy when the caller binds the same memory as both (its {@code ScatterND} copies only when
  * input and output buffers differ). That is safe only when every node that reads the state input's
  * values runs before the scatter, which the rewrite checks per cache and records in the model's
@@ -37,6 +41,22 @@ final class KvCacheRewrite {
 
   /** Metadata key: comma-separated state inputs whose memory may be bound as their output too. */
   static final String IN_PLACE = "pockettts.in_place_states";
+
+  /**
+   * Metadata key: comma-separated cache inputs whose time axis (axis 2) the rewritten graph takes
+   * at any length that holds the positions a run reaches (declared symbolic, {@link
+   * #CACHE_POSITIONS} the published length).
+   */
+  static final String RESIZABLE = "pockettts.resizable_caches";
+
+  /** Metadata key: the cache length the published graph declares (the most positions). */
+  static final String CACHE_POSITIONS = "pockettts.cache_positions";
+
+  /** The symbolic size the rewritten graph gives the caches' time axis. */
+  static final String POSITIONS_PARAM = "cache_positions";
+
+  /** What the rewrite found: caches that may be bound in place, and caches that may be shorter. */
+  record Result(List<String> inPlace, List<String> resizable, long positions) {}
 
   private static final Set<String> VIEWS =
       Set.of("Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten");
@@ -57,11 +77,11 @@ final class KvCacheRewrite {
    *
    * @throws GraphRewrite.NotRecognized when the graph does not have the export's pattern
    */
-  static List<String> apply(GraphEditor g) {
+  static Result apply(GraphEditor g) {
     return new KvCacheRewrite(g).run();
   }
 
-  private List<String> run() {
+  private Result run() {
     List<Cache> caches = findCaches();
     if (caches.isEmpty()) {
       throw new GraphRewrite.NotRecognized("no state output is written by ScatterND from a state");
@@ -88,7 +108,133 @@ final class KvCacheRewrite {
       throw new GraphRewrite.NotRecognized(
           "the cache updates hold no copy this rewrite removes, and cannot be made in place");
     }
-    return inPlace;
+    long positions = timeLength(caches.get(0).input());
+    boolean resizable = positions > 0;
+    for (Cache c : caches) {
+      resizable &= timeLength(c.input()) == positions && lengthFree(c);
+    }
+    List<String> shorter = new ArrayList<>();
+    if (resizable) {
+      for (Cache c : caches) {
+        g.symbolicDim(c.input(), 2, POSITIONS_PARAM);
+        g.symbolicDim(c.output(), 2, POSITIONS_PARAM);
+        shorter.add(c.input());
+      }
+    }
+    return new Result(inPlace, shorter, positions);
+  }
+
+  // ------------------------------------------------------------------ shorter caches
+
+  /** The declared length of a cache input's time axis, or -1 when it is not a fixed size. */
+  private long timeLength(String input) {
+    for (var v : g.inputs()) {
+      if (v.getName().equals(input)) {
+        var dims = v.getType().getTensorType().getShape().getDimList();
+        return dims.size() == 5 && dims.get(2).hasDimValue() ? dims.get(2).getDimValue() : -1;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Whether nothing the graph computes depends on the cache's length, only on the positions a run
+   * reaches: the cache input is read only by the scatter (into the cache output), by slices whose
+   * end on the time axis is computed (not a constant length), and by {@code Shape} nodes of which
+   * only other axes are taken; the cache output only by such slices. Then a cache of any length
+   * that holds those positions gives the same results. The published export passes (its shapes take
+   * only the heads and head size); a graph that reads the length is left at its length.
+   */
+  private boolean lengthFree(Cache c) {
+    for (Node n : g.consumers(c.input())) {
+      boolean ok =
+          switch (n.getOpType()) {
+            case "ScatterND" ->
+                n.getInput(0).equals(c.input()) && n.getOutput(0).equals(c.output());
+            case "Slice" -> slicesTimeToComputedEnd(n, c.input());
+            case "Shape" -> takesNoTimeAxis(n);
+            default -> false;
+          };
+      if (!ok) {
+        return false;
+      }
+    }
+    for (Node n : g.consumers(c.output())) {
+      if (!GraphEditor.is(n, "Slice") || !slicesTimeToComputedEnd(n, c.output())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A slice of {@code data} (its only use of it) on axis 2 among constant axes, to a computed end.
+   */
+  private boolean slicesTimeToComputedEnd(Node n, String data) {
+    if (!n.getInput(0).equals(data) || n.getInputCount() < 4) {
+      return false;
+    }
+    for (int i = 1; i < n.getInputCount(); i++) {
+      if (n.getInput(i).equals(data)) {
+        return false;
+      }
+    }
+    long[] axes = g.constantInts(n.getInput(3));
+    if (axes == null) {
+      return false;
+    }
+    boolean time = false;
+    for (long a : axes) {
+      time |= a == 2 || a == -3;
+    }
+    return time && g.constantInts(n.getInput(2)) == null;
+  }
+
+  /** A {@code Shape} whose every reader takes constant entries of it other than entry 2. */
+  private boolean takesNoTimeAxis(Node shape) {
+    long from = GraphEditor.intAttribute(shape, "start", 0);
+    long to = GraphEditor.intAttribute(shape, "end", 5);
+    from = from < 0 ? from + 5 : from;
+    to = to < 0 ? to + 5 : Math.min(to, 5);
+    if (from > 2 || to <= 2) {
+      return true; // the shape holds no time entry at all
+    }
+    for (Node reader : g.consumers(shape.getOutput(0))) {
+      if (!reader.getInput(0).equals(shape.getOutput(0))) {
+        return false;
+      }
+      long time = 2 - from; // the time entry's index in this shape vector
+      long size = to - from;
+      if (GraphEditor.is(reader, "Gather") && reader.getInputCount() == 2) {
+        long[] idx = g.constantInts(reader.getInput(1));
+        if (idx == null) {
+          return false;
+        }
+        for (long i : idx) {
+          if ((i < 0 ? i + size : i) == time) {
+            return false;
+          }
+        }
+      } else if (GraphEditor.is(reader, "Slice") && reader.getInputCount() >= 3) {
+        long[] st = g.constantInts(reader.getInput(1));
+        long[] en = g.constantInts(reader.getInput(2));
+        long[] steps = reader.getInputCount() > 4 ? g.constantInts(reader.getInput(4)) : null;
+        if (st == null || en == null || st.length != 1 || en.length != 1) {
+          return false;
+        }
+        if (reader.getInputCount() > 4 && (steps == null || steps.length != 1 || steps[0] != 1)) {
+          return false;
+        }
+        long a = st[0] < 0 ? st[0] + size : Math.min(st[0], size);
+        long b = en[0] < 0 ? en[0] + size : Math.min(en[0], size);
+        if (a <= time && time < b) {
+          return false;
+        }
+      } else {
+        return false;
+      }
+    }
+    return true;
   }
 
   // ------------------------------------------------------------------ finding the caches

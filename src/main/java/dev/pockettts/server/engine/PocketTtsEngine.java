@@ -800,7 +800,8 @@ public final class PocketTtsEngine implements AutoCloseable {
     int eosAt = -1;
     int emitted = 0;
     try (OnnxTensor embeddings = textConditioner.embed(chunk.tokens());
-        FlowLm.Chunk gen = flowLm.new Chunk(voice, embeddings)) {
+        FlowLm.Chunk gen =
+            flowLm.new Chunk(voice, embeddings, voice.positions() + tokens + maxLen)) {
       for (int step = 0; step < maxLen; step++) {
         if (stop.isCancelled()) {
           break;

@@ -54,18 +54,27 @@ class GraphRewriteTest {
   void theExportIsRewrittenOnceAndCachedUnderTheSourceGraphsHash() throws Exception {
     Path dir = copy(TinyModels.BUNDLE);
     Path source = dir.resolve("flow_lm_main_int8.onnx");
-    String cached = "flow_lm_main_int8.rewritten-kv1-" + sha16(source) + ".onnx";
+    String cached = "flow_lm_main_int8.rewritten-kv2-" + sha16(source) + ".onnx";
 
     GraphRewrite.Prepared first = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
     assertThat(first.rewritten()).isTrue();
     assertThat(first.file()).isEqualTo(dir.resolve(cached));
-    assertThat(first.note()).contains("2 caches may be updated in place", "written to " + cached);
+    assertThat(first.note())
+        .contains(
+            "2 caches may be updated in place",
+            "2 may be shorter than 512",
+            "written to " + cached);
     GraphRewrite.Prepared again = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
     assertThat(again.note()).isEqualTo("cached in " + cached);
     assertThat(rewrites(dir)).containsExactly(cached);
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
       assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main");
       assertThat(e.flowLm().inPlace()).isTrue();
+      assertThat(e.flowLm().resizable()).isTrue();
+      // a run's caches hold the positions it reaches, rounded up to a power of two (at least 64)
+      assertThat(e.flowLm().specsFor(100).get(0).shape()).containsExactly(2, 1, 128, 2, 4);
+      assertThat(e.flowLm().specsFor(10).get(0).shape()).containsExactly(2, 1, 64, 2, 4);
+      assertThat(e.flowLm().specsFor(300).get(0).shape()).containsExactly(2, 1, 512, 2, 4);
     }
   }
 
@@ -78,6 +87,8 @@ class GraphRewriteTest {
         PocketTtsEngine fast = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
       assertThat(plain.rewrittenGraphs()).isEmpty();
       assertThat(plain.flowLm().inPlace()).isFalse();
+      assertThat(plain.flowLm().resizable()).isFalse();
+      assertThat(plain.flowLm().specsFor(100)).isEqualTo(plain.flowLm().states());
       assertThat(fast.flowLm().inPlace()).isTrue();
       for (String voice : List.of("alba", "marius")) {
         Path file = dir.resolve("voices/" + voice + ".safetensors");
@@ -137,6 +148,11 @@ class GraphRewriteTest {
 
   /** Two chained scatters into a [2,1,4,1,2] cache: first half {@code kv1}, then {@code kv2}. */
   private Path chainedScatters(long kv1, long kv2, boolean readHalfWritten) throws IOException {
+    return chainedScatters(kv1, kv2, readHalfWritten, null)
+        .write(tmp.resolve("flow_lm_main_int8.onnx"));
+  }
+
+  private OnnxModels chainedScatters(long kv1, long kv2, boolean readHalfWritten, Void unused) {
     OnnxModels m =
         new OnnxModels()
             .input("state_0", GraphEditor.FLOAT, 2, 1, 4, 1, 2)
@@ -169,7 +185,60 @@ class GraphRewriteTest {
               new String[] {"probe"},
               GraphEditor.intAttr("keepdims", 0));
     }
-    return m.write(tmp.resolve("flow_lm_main_int8.onnx"));
+    return m;
+  }
+
+  @Test
+  void cachesAreMadeShorterOnlyWhenNothingDependsOnTheirLength() throws IOException {
+    // the scatter alone: the time axis becomes symbolic, the published length is recorded
+    Path free = chainedScatters(0, 1, false);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(free, GraphRewrite.Kind.KV_CACHE);
+    assertThat(p.note()).contains("1 may be shorter than 4");
+    GraphEditor g = GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(p.file())));
+    assertThat(g.inputs().get(0).getType().getTensorType().getShape().getDim(2).getDimParam())
+        .isEqualTo(KvCacheRewrite.POSITIONS_PARAM);
+
+    // a Shape of the cache of which only the heads and head size are taken is no dependence
+    Path heads =
+        chainedScatters(0, 1, false, null)
+            .output("heads", GraphEditor.INT64, 2)
+            .longs("from3", new long[] {3}, 1)
+            .longs("to5", new long[] {5}, 1)
+            .node("Shape", new String[] {"state_0"}, new String[] {"shape"})
+            .node("Slice", new String[] {"shape", "from3", "to5"}, new String[] {"heads"})
+            .write(tmp.resolve("heads/flow_lm_main_int8.onnx"));
+    assertThat(GraphRewrite.prepare(heads, GraphRewrite.Kind.KV_CACHE).note())
+        .contains("1 may be shorter than 4");
+
+    // the length itself read from the shape, or a slice to a constant end: the graph keeps it
+    Path length =
+        chainedScatters(0, 1, false, null)
+            .output("length", GraphEditor.INT64, 1)
+            .longs("two", new long[] {2}, 1)
+            .node("Shape", new String[] {"state_0"}, new String[] {"shape"})
+            .node("Gather", new String[] {"shape", "two"}, new String[] {"length"})
+            .write(tmp.resolve("length/flow_lm_main_int8.onnx"));
+    Path constantEnd =
+        chainedScatters(0, 1, false, null)
+            .output("whole", GraphEditor.FLOAT, 1)
+            .longs("s0", new long[] {0}, 1)
+            .longs("e4", new long[] {4}, 1)
+            .longs("ax2", new long[] {2}, 1)
+            .node("Slice", new String[] {"state_0", "s0", "e4", "ax2"}, new String[] {"cut"})
+            .node(
+                "ReduceSum",
+                new String[] {"cut"},
+                new String[] {"whole"},
+                GraphEditor.intAttr("keepdims", 0))
+            .write(tmp.resolve("constant-end/flow_lm_main_int8.onnx"));
+    for (Path fixed : List.of(length, constantEnd)) {
+      GraphRewrite.Prepared r = GraphRewrite.prepare(fixed, GraphRewrite.Kind.KV_CACHE);
+      assertThat(r.rewritten()).isTrue();
+      assertThat(r.note()).contains("caches may be updated in place").doesNotContain("shorter");
+      GraphEditor e = GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(r.file())));
+      assertThat(e.inputs().get(0).getType().getTensorType().getShape().getDim(2).getDimValue())
+          .isEqualTo(4);
+    }
   }
 
   @Test
@@ -194,7 +263,7 @@ class GraphRewriteTest {
   void aCachedRewriteThatDoesNotLoadIsDiscardedAndThePublishedGraphRuns() throws Exception {
     Path dir = copy(TinyModels.BUNDLE);
     Path source = dir.resolve("flow_lm_main_int8.onnx");
-    Path cached = dir.resolve("flow_lm_main_int8.rewritten-kv1-" + sha16(source) + ".onnx");
+    Path cached = dir.resolve("flow_lm_main_int8.rewritten-kv2-" + sha16(source) + ".onnx");
     Files.writeString(cached, "not a graph");
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
       assertThat(e.rewrittenGraphs()).isEmpty();

@@ -78,6 +78,7 @@ final class OnnxModels {
             .addOpsetImport(OperatorSet.newBuilder().setDomain("").setVersion(17))
             .setGraph(graph)
             .build();
+    Files.createDirectories(file.toAbsolutePath().getParent());
     Files.write(file, m.toByteArray());
     return file;
   }
