@@ -6,6 +6,7 @@ import dev.pockettts.server.config.ServerSettings;
 import dev.pockettts.server.engine.PocketTtsEngine;
 import dev.pockettts.server.engine.TextChunk;
 import dev.pockettts.server.engine.VoiceState;
+import dev.pockettts.server.security.WarmUpToken;
 import dev.pockettts.server.synthesis.SynthesisLimiter;
 import dev.pockettts.server.synthesis.TtsService;
 import dev.pockettts.server.voice.VoiceService;
@@ -48,10 +49,14 @@ class SpeechResponder {
   private final ServerSettings settings;
   private final SynthesisLimiter limiter;
 
-  SpeechResponder(TtsService tts, ServerSettings settings, SynthesisLimiter limiter) {
+  private final WarmUpToken warmUp;
+
+  SpeechResponder(
+      TtsService tts, ServerSettings settings, SynthesisLimiter limiter, WarmUpToken warmUp) {
     this.tts = tts;
     this.settings = settings;
     this.limiter = limiter;
+    this.warmUp = warmUp;
   }
 
   /**
@@ -111,6 +116,7 @@ class SpeechResponder {
       if (isHttp10()) {
         return whole(slot, engine, chunks, voice, format, speed, events, prepared - start);
       }
+      boolean metered = !isWarmUp(); // the server's own request at start is not a synthesis
       StreamingResponseBody body =
           out -> {
             // Spring hands a stream that ignores flush(); the encoders' flushes must reach the
@@ -125,7 +131,7 @@ class SpeechResponder {
             try (slot) {
               long timeout = slot.remainingMillis();
               if (events == null) {
-                tts.stream(engine, chunks, voice, format, speed, counted, timeout);
+                tts.stream(engine, chunks, voice, format, speed, counted, timeout, metered);
               } else {
                 events.stream(
                     counted,
@@ -149,6 +155,12 @@ class SpeechResponder {
       slot.close();
       throw e;
     }
+  }
+
+  private boolean isWarmUp() {
+    return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
+            instanceof org.springframework.web.context.request.ServletRequestAttributes a
+        && warmUp.recognises(a.getRequest());
   }
 
   private static boolean isHttp10() {

@@ -42,7 +42,10 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
   private final String keyBucket;
 
-  ApiKeyFilter(ServerSettings settings, RateLimits limits) {
+  private final WarmUpToken warmUp;
+
+  ApiKeyFilter(ServerSettings settings, RateLimits limits, WarmUpToken warmUp) {
+    this.warmUp = warmUp;
     this.perMinute = settings.rateLimitPerMinute();
     this.failuresPerMinute = settings.authFailuresPerMinute();
     this.limits = limits;
@@ -85,6 +88,10 @@ class ApiKeyFilter extends OncePerRequestFilter {
   protected void doFilterInternal(
       HttpServletRequest request, HttpServletResponse response, FilterChain chain)
       throws ServletException, IOException {
+    if (warmUp.recognises(request)) {
+      chain.doFilter(request, response); // the server's own request at start
+      return;
+    }
     String client = request.getRemoteAddr();
     long blocked =
         failuresPerMinute > 0 ? limits.peek(failureBucket(client), failuresPerMinute) : 0;

@@ -112,7 +112,8 @@ public class TtsService {
     return stream(engine, chunks, voice, format, speed, out, timeoutMillis, true);
   }
 
-  private SynthesisResult stream(
+  /** {@link #stream}, recorded in the speech metrics only when {@code counted}. */
+  public SynthesisResult stream(
       PocketTtsEngine engine,
       List<TextChunk> chunks,
       VoiceState voice,
