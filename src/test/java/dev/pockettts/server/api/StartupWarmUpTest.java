@@ -26,60 +26,46 @@ class StartupWarmUpTest extends ServerTest {
     assertThat(health.path("model_state").asString()).isEqualTo("ready");
     assertThat(health.path("voice_cache").path("voices").asInt()).isEqualTo(1);
     assertThat(health.path("voice_cache").path("misses").asInt()).isEqualTo(1);
-    var metrics =
-        server.send(
-            server
-                .request("/actuator/metrics/tts.synthesis.duration")
-                .header("API_KEY", ServerHarness.KEY)
-                .GET()
-                .build());
-    assertThat(metrics.statusCode()).isEqualTo(200);
-    assertThat(json(metrics).path("measurements").get(0).path("value").asDouble()).isZero();
+    assertThat(metric(server, "tts.synthesis.duration")).isZero();
 
     // the server's own POST /tts went through the whole HTTP stack before ready, answered 200
-    var requests =
-        server.send(
-            server
-                .request("/actuator/metrics/http.server.requests?tag=uri:/tts&tag=status:200")
-                .header("API_KEY", ServerHarness.KEY)
-                .GET()
-                .build());
-    assertThat(requests.statusCode()).isEqualTo(200);
-    assertThat(json(requests).path("measurements").get(0).path("value").asDouble()).isEqualTo(1);
+    assertThat(metric(server, "http.server.requests?tag=uri:/tts&tag=status:200")).isEqualTo(1);
 
     // its header is no key: a guessed secret from this machine is refused like a wrong key
-    var forged =
-        server.send(
-            server
-                .request("/tts")
-                .header(WarmUpToken.HEADER, "0".repeat(64))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"script\":\"Hi.\"}"))
-                .build());
-    assertThat(forged.statusCode()).isEqualTo(401);
+    assertThat(withWarmUpHeader(server, "0".repeat(64)).statusCode()).isEqualTo(401);
     // the secret itself lets this machine's request through without a key, outside the metrics
-    var own =
-        server.send(
-            server
-                .request("/tts")
-                .header(WarmUpToken.HEADER, token.value())
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"script\":\"Hi.\"}"))
-                .build());
-    assertThat(own.statusCode()).isEqualTo(200);
-    var after =
-        server.send(
-            server
-                .request("/actuator/metrics/tts.synthesis.duration")
-                .header("API_KEY", ServerHarness.KEY)
-                .GET()
-                .build());
-    assertThat(json(after).path("measurements").get(0).path("value").asDouble()).isZero();
+    assertThat(withWarmUpHeader(server, token.value()).statusCode()).isEqualTo(200);
+    assertThat(metric(server, "tts.synthesis.duration")).isZero();
 
     // the first request finds the voice in the cache
     var r = server.postJson("/tts", "{\"script\":\"Hello there.\",\"voice\":\"alba\"}");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(json(server.get("/health")).path("voice_cache").path("hits").asInt())
         .isGreaterThanOrEqualTo(1);
+  }
+
+  /** The first measurement (a count) of the metric {@code query} names. */
+  private static double metric(ServerHarness server, String query) throws Exception {
+    var r =
+        server.send(
+            server
+                .request("/actuator/metrics/" + query)
+                .header("API_KEY", ServerHarness.KEY)
+                .GET()
+                .build());
+    assertThat(r.statusCode()).isEqualTo(200);
+    return json(r).path("measurements").get(0).path("value").asDouble();
+  }
+
+  /** POST /tts without a key, with {@code secret} in the warm-up header. */
+  private static java.net.http.HttpResponse<byte[]> withWarmUpHeader(
+      ServerHarness server, String secret) throws Exception {
+    return server.send(
+        server
+            .request("/tts")
+            .header(WarmUpToken.HEADER, secret)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"script\":\"Hi.\"}"))
+            .build());
   }
 }
