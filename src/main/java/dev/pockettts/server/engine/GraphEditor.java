@@ -90,6 +90,11 @@ final class GraphEditor {
     return model.getGraph().getOutputList();
   }
 
+  /** Names of the model's initializers (weights and constants), as parsed. */
+  List<String> initializerNames() {
+    return model.getGraph().getInitializerList().stream().map(Tensor::getName).toList();
+  }
+
   List<Node> nodes() {
     return List.copyOf(nodes);
   }
@@ -384,6 +389,21 @@ final class GraphEditor {
       g.clearValueInfo().addAllValueInfo(hints);
     }
     g.addAllInitializer(addedInitializers.values());
+    // weights and constants no node reads any more (those of replaced nodes): ONNX Runtime drops
+    // them too, with a warning for each at every start
+    Set<String> read = new HashSet<>(graphOutputs);
+    read.addAll(graphInputs);
+    for (Node n : nodes) {
+      read.addAll(n.getInputList());
+    }
+    List<Tensor> kept = new ArrayList<>(g.getInitializerList());
+    kept.removeIf(t -> !read.contains(t.getName()));
+    // a subgraph (If, Loop, Scan) may read outer initializers by name: then nothing is dropped
+    boolean subgraphs =
+        nodes.stream().anyMatch(n -> Set.of("If", "Loop", "Scan").contains(n.getOpType()));
+    if (!subgraphs) {
+      g.clearInitializer().addAllInitializer(kept);
+    }
     Model.Builder m = model.toBuilder().setGraph(g);
     Map<String, String> meta = new LinkedHashMap<>();
     for (StringEntry e : model.getMetadataPropsList()) {

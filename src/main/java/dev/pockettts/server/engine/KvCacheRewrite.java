@@ -95,6 +95,7 @@ final class KvCacheRewrite {
       swapped += sliceBeforeGather(c.input());
       prefixes += slicePrefixOnce(c.output());
     }
+    g.removeUnused(); // what only the removed copies read (shapes, constants)
     List<String> inPlace = new ArrayList<>();
     for (int i = 0; i < caches.size(); i++) {
       Node scatter = g.producer(caches.get(i).output());

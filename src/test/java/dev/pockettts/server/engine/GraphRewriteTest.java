@@ -189,6 +189,44 @@ class GraphRewriteTest {
   }
 
   @Test
+  void rewrittenGraphsKeepNoWeightOrConstantThatNothingReads() throws IOException {
+    Path dir = copy(TinyModels.BUNDLE);
+    try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(e.rewrittenGraphs()).isNotEmpty();
+    }
+    List<String> files = rewrites(dir);
+    assertThat(files).isNotEmpty();
+    for (String f : files) {
+      GraphEditor g =
+          GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve(f))));
+      java.util.Set<String> read = new java.util.HashSet<>();
+      g.nodes().forEach(n -> read.addAll(n.getInputList()));
+      g.outputs().forEach(o -> read.add(o.getName()));
+      // (ONNX Runtime would drop the others with a warning at every start)
+      assertThat(g.initializerNames()).as(f).allMatch(read::contains);
+    }
+  }
+
+  @Test
+  void aBuiltModelDropsInitializersNoNodeReads() throws IOException {
+    // what a rewrite leaves behind when it replaces the nodes that read a weight
+    Path file =
+        new OnnxModels()
+            .input("x", GraphEditor.FLOAT, 2)
+            .output("y", GraphEditor.FLOAT, 2)
+            .floats("bias", new float[] {1, 2}, 2)
+            .floats("replaced_weight", new float[] {3, 4}, 2)
+            .node("Add", new String[] {"x", "bias"}, new String[] {"y"})
+            .write(tmp.resolve("prune/g.onnx"));
+    GraphEditor g = GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(file)));
+    assertThat(g.initializerNames()).containsExactlyInAnyOrder("bias", "replaced_weight");
+    var built = g.build(java.util.Map.of());
+    assertThat(built.getGraph().getInitializerList())
+        .extracting(dev.pockettts.server.engine.onnx.Tensor::getName)
+        .containsExactly("bias");
+  }
+
+  @Test
   void cachesAreMadeShorterOnlyWhenNothingDependsOnTheirLength() throws IOException {
     // the scatter alone: the time axis becomes symbolic, the published length is recorded
     Path free = chainedScatters(0, 1, false);
