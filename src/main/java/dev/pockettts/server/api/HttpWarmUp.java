@@ -26,7 +26,7 @@ import org.springframework.stereotype.Component;
  * server sends one short {@code POST /tts} (WAV, the default voice) to itself over loopback and
  * reads the answer to its end. That runs what the engine's warm-up cannot: Tomcat, the filters, the
  * JSON binding, the controller and the streamed response, whose first use made the first request
- * after a start about 100 ms slower than the next ones (211 ms against 90-145 ms by curl on
+ * after a start about 100 ms slower than the next ones (211-213 ms against 87-145 ms by curl on
  * bench-model). It carries {@link WarmUpToken}'s secret, so it needs no key, counts against no rate
  * limit and stays out of the speech metrics (Spring's HTTP request metrics and the access log do
  * show it). Where it cannot reach the server (an address other than the wildcard or loopback, a TLS
