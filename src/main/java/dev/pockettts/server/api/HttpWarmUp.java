@@ -5,6 +5,7 @@ import dev.pockettts.server.synthesis.ModelService;
 import dev.pockettts.server.synthesis.StartupWarmUp;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationListener;
 import org.springframework.core.env.Environment;
 import org.springframework.stereotype.Component;
@@ -48,10 +51,9 @@ public class HttpWarmUp implements ApplicationListener<WebServerInitializedEvent
       StartupWarmUp engineFirst,
       WarmUpToken token,
       Environment env,
-      org.springframework.context.ApplicationContext context) {
+      ApplicationContext context) {
     this.token = token;
-    if (!(context
-        instanceof org.springframework.boot.web.server.context.WebServerApplicationContext)) {
+    if (!(context instanceof WebServerApplicationContext)) {
       port.completeExceptionally(new IllegalStateException("no web server")); // a mock one
     }
     this.contextPath = env.getProperty("server.servlet.context-path", "");
@@ -92,7 +94,7 @@ public class HttpWarmUp implements ApplicationListener<WebServerInitializedEvent
       HttpResponse<InputStream> r = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
       long bytes;
       try (InputStream in = r.body()) {
-        bytes = in.transferTo(java.io.OutputStream.nullOutputStream());
+        bytes = in.transferTo(OutputStream.nullOutputStream());
       }
       log.info(
           "HTTP warm-up: POST /tts answered {} ({} bytes) in {} ms",

@@ -158,15 +158,21 @@ class SpeechResponder {
   }
 
   private boolean isWarmUp() {
-    return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
-            instanceof org.springframework.web.context.request.ServletRequestAttributes a
-        && warmUp.recognises(a.getRequest());
+    jakarta.servlet.http.HttpServletRequest r = currentRequest();
+    return r != null && warmUp.recognises(r);
   }
 
   private static boolean isHttp10() {
+    jakarta.servlet.http.HttpServletRequest r = currentRequest();
+    return r != null && "HTTP/1.0".equals(r.getProtocol());
+  }
+
+  /** The request this thread serves, or null outside one. */
+  private static jakarta.servlet.http.HttpServletRequest currentRequest() {
     return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
             instanceof org.springframework.web.context.request.ServletRequestAttributes a
-        && "HTTP/1.0".equals(a.getRequest().getProtocol());
+        ? a.getRequest()
+        : null;
   }
 
   /**

@@ -8,8 +8,6 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -24,14 +22,6 @@ import java.util.concurrent.TimeUnit;
  * memory of its busiest moment).
  */
 final class BufferPool {
-
-  private static final ScheduledExecutorService TRIMMER =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "buffer-pool-trim");
-            t.setDaemon(true);
-            return t;
-          });
 
   private record Idle(ByteBuffer buffer, long since) {}
 
@@ -88,7 +78,7 @@ final class BufferPool {
   private void scheduleTrim(long delayNanos) {
     if (!trimScheduled) {
       trimScheduled = true;
-      TRIMMER.schedule(this::trimIdle, delayNanos, TimeUnit.NANOSECONDS);
+      NativeHeap.LATER.schedule(this::trimIdle, delayNanos, TimeUnit.NANOSECONDS);
     }
   }
 

@@ -145,14 +145,7 @@ final class FlowLm implements AutoCloseable {
                       }
                       long[] shape = st.shape().clone();
                       shape[2] = n;
-                      return new StateSpec(
-                          st.index(),
-                          st.module(),
-                          st.key(),
-                          st.dtype(),
-                          shape,
-                          st.inputName(),
-                          st.outputName());
+                      return st.withShape(shape);
                     })
                 .toList());
   }

@@ -39,6 +39,8 @@ final class GraphEditor {
   private final Set<String> graphOutputs = new HashSet<>();
   private final Map<String, Node> producer = new HashMap<>();
   private final Map<String, List<Node>> consumers = new HashMap<>();
+  private static final Set<String> SUBGRAPH_OPS = Set.of("If", "Loop", "Scan");
+
   private final Map<String, Map<Integer, String>> symbolicDims = new HashMap<>();
   private int fresh;
 
@@ -390,18 +392,14 @@ final class GraphEditor {
     }
     g.addAllInitializer(addedInitializers.values());
     // weights and constants no node reads any more (those of replaced nodes): ONNX Runtime drops
-    // them too, with a warning for each at every start
-    Set<String> read = new HashSet<>(graphOutputs);
-    read.addAll(graphInputs);
-    for (Node n : nodes) {
-      read.addAll(n.getInputList());
-    }
-    List<Tensor> kept = new ArrayList<>(g.getInitializerList());
-    kept.removeIf(t -> !read.contains(t.getName()));
-    // a subgraph (If, Loop, Scan) may read outer initializers by name: then nothing is dropped
-    boolean subgraphs =
-        nodes.stream().anyMatch(n -> Set.of("If", "Loop", "Scan").contains(n.getOpType()));
-    if (!subgraphs) {
+    // them too, with a warning for each at every start. A subgraph (If, Loop, Scan) may read outer
+    // initializers by name, so a graph with one keeps them all
+    if (nodes.stream().noneMatch(n -> SUBGRAPH_OPS.contains(n.getOpType()))) {
+      Set<String> read = new HashSet<>(graphOutputs);
+      read.addAll(graphInputs);
+      nodes.forEach(n -> read.addAll(n.getInputList()));
+      List<Tensor> kept = new ArrayList<>(g.getInitializerList());
+      kept.removeIf(t -> !read.contains(t.getName()));
       g.clearInitializer().addAllInitializer(kept);
     }
     Model.Builder m = model.toBuilder().setGraph(g);

@@ -21,13 +21,18 @@ final class NativeHeap {
   private static final Logger log = LoggerFactory.getLogger(NativeHeap.class);
   private static final String[] SIGNATURE = {String[].class.getName()};
 
-  private static final java.util.concurrent.ExecutorService LATER =
-      java.util.concurrent.Executors.newSingleThreadExecutor(
+  /**
+   * The engine's memory housekeeping thread: background trims, and the buffer pools' timed frees
+   * (which end in a trim).
+   */
+  static final java.util.concurrent.ScheduledExecutorService LATER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
           r -> {
             Thread t = new Thread(r, "native-heap-trim");
             t.setDaemon(true);
             return t;
           });
+
   private static final java.util.concurrent.atomic.AtomicBoolean PENDING =
       new java.util.concurrent.atomic.AtomicBoolean();
 

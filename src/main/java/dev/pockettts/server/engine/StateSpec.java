@@ -15,6 +15,11 @@ public record StateSpec(
     String inputName,
     String outputName) {
 
+  /** The same state with another shape (a cache of another length). */
+  public StateSpec withShape(long[] other) {
+    return new StateSpec(index, module, key, dtype, other, inputName, outputName);
+  }
+
   /** Number of elements of a tensor of this spec's shape. */
   public long elements() {
     long n = 1;
