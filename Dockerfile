@@ -17,7 +17,7 @@ WORKDIR /app
 COPY --from=build /src/app.jar /app/app.jar
 RUN mkdir -p /app/models /app/voice /app/voices && chown -R tts /app
 USER tts
-ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice VOICES_DIR=/app/voices MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=7340032
+ENV PORT=8000 MODELS_DIR=/app/models VOICE_DIR=/app/voice VOICES_DIR=/app/voices MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=7340032 GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 VOLUME ["/app/models", "/app/voice", "/app/voices"]
 EXPOSE 8000 10200
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

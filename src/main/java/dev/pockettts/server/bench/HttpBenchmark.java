@@ -116,6 +116,7 @@ public final class HttpBenchmark {
             "--server.port=" + port);
     pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
     pb.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "7340032");
+    pb.environment().putIfAbsent("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1");
     pb.environment().put("API_KEY", KEY);
     pb.environment().put("MODELS_DIR", models.toString());
     pb.environment().put("OFFLINE", "true");
