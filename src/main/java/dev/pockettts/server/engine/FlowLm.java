@@ -343,14 +343,24 @@ final class FlowLm implements AutoCloseable {
   }
 
   /**
-   * A state input's shape, with the time axis of a cache the rewrite made resizable ({@link
-   * KvCacheRewrite#RESIZABLE}) at the published graph's length.
+   * A state input's shape, with the time axis of a cache a rewrite made resizable ({@link
+   * KvCacheRewrite#RESIZABLE}, {@link RingCacheRewrite#RINGS}) at the published graph's length.
    */
   static long[] declaredShape(Graph g, String input, TensorInfo t) {
     long[] shape = t.getShape();
     if (shape.length == 5 && shape[2] < 0 && resizableCaches(g).contains(input)) {
       shape = shape.clone();
       shape[2] = Long.parseLong(g.metadata(KvCacheRewrite.CACHE_POSITIONS));
+    }
+    String rings = g.metadata(RingCacheRewrite.RINGS);
+    String capacity = g.metadata(RingCacheRewrite.CAPACITY);
+    if (shape.length == 5
+        && shape[3] < 0
+        && rings != null
+        && capacity != null
+        && Set.of(rings.split(",")).contains(input)) {
+      shape = shape.clone();
+      shape[3] = Long.parseLong(capacity);
     }
     return shape;
   }

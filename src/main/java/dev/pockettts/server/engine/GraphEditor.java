@@ -282,6 +282,25 @@ final class GraphEditor {
     return addInitializer(hint, INT64, new long[] {values.length}, b.array());
   }
 
+  /** Adds a scalar int64 initializer and returns its name. */
+  String int64Scalar(String hint, long value) {
+    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
+    return addInitializer(hint, INT64, new long[0], b.array());
+  }
+
+  /** Adds an int64 initializer of the given shape, every element {@code value}. */
+  String int64Filled(String hint, long[] dims, long value) {
+    long n = 1;
+    for (long d : dims) {
+      n *= d;
+    }
+    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(8 * n)).order(ByteOrder.LITTLE_ENDIAN);
+    for (long i = 0; i < n; i++) {
+      b.putLong(value);
+    }
+    return addInitializer(hint, INT64, dims, b.array());
+  }
+
   /** Adds a float initializer of the given shape and returns its name. */
   String floats(String hint, long[] dims, float[] values) {
     ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -325,6 +344,12 @@ final class GraphEditor {
     int at = indexOf(old);
     nodes.remove(at);
     nodes.addAll(at, replacements);
+    index();
+  }
+
+  /** Adds {@code n} to the graph (the built model orders the nodes). */
+  void append(Node n) {
+    nodes.add(n);
     index();
   }
 

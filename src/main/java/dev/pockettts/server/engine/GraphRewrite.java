@@ -12,18 +12,19 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The load-time rewrites of the published graphs ({@link KvCacheRewrite} for the flow LM, {@link
- * ConvTransposeRewrite} for the Mimi decoder, {@link BandedAttentionRewrite} and {@link
- * CausalPadRewrite} for the Mimi encoder): the rewritten graph is an ONNX graph run by ONNX Runtime
- * like the original, written once beside it as {@code <graph>.rewritten-<rewrite>-<first 16 hex
- * digits of the source's SHA-256>.onnx} (kept in memory when the folder is read-only), so another
- * export or another version of a file never meets a stale rewrite. A graph the rewrite does not
- * recognise runs unmodified, and the log says why.
+ * ConvTransposeRewrite} and {@link RingCacheRewrite} for the Mimi decoder, {@link
+ * BandedAttentionRewrite} and {@link CausalPadRewrite} for the Mimi encoder): the rewritten graph
+ * is an ONNX graph run by ONNX Runtime like the original, written once beside it as {@code
+ * <graph>.rewritten-<rewrite>-<first 16 hex digits of the source's SHA-256>.onnx} (kept in memory
+ * when the folder is read-only), so another export or another version of a file never meets a stale
+ * rewrite. A graph the rewrite does not recognise runs unmodified, and the log says why.
  */
 final class GraphRewrite {
 
@@ -42,7 +43,8 @@ final class GraphRewrite {
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
     KV_CACHE("kv2", "KV-cache updates without whole-cache copies"),
-    UPSAMPLING("up1", "upsampling ConvTranspose as Conv"),
+    DECODER(
+        "dec1", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
     ENCODER(
         "band2", "attention over each query's context only, zero padding inside the convolutions");
 
@@ -97,8 +99,8 @@ final class GraphRewrite {
           meta.put(KvCacheRewrite.CACHE_POSITIONS, Long.toString(r.positions()));
           detail += ", " + r.resizable().size() + " may be shorter than " + r.positions();
         }
-      } else if (kind == Kind.UPSAMPLING) {
-        detail = ConvTransposeRewrite.apply(g) + " layers";
+      } else if (kind == Kind.DECODER) {
+        detail = decoder(g, meta);
       } else {
         detail = encoder(g);
       }
@@ -127,6 +129,48 @@ final class GraphRewrite {
     } finally {
       unmap(mapped);
     }
+  }
+
+  /**
+   * The decoder's rewrites ({@link ConvTransposeRewrite}, {@link RingCacheRewrite}) and the states
+   * it passes through unchanged, in {@code meta}; not all may find nothing.
+   */
+  private static String decoder(GraphEditor g, Map<String, String> meta) {
+    int layers = 0;
+    String upsampling;
+    try {
+      layers = ConvTransposeRewrite.apply(g);
+      upsampling = layers + " layers";
+    } catch (NotRecognized e) {
+      upsampling = "upsampling as it is: " + e.getMessage();
+    }
+    String rings;
+    boolean resized = false;
+    try {
+      RingCacheRewrite.Result r = RingCacheRewrite.apply(g);
+      meta.put(RingCacheRewrite.RINGS, String.join(",", r.rings()));
+      meta.put(RingCacheRewrite.CAPACITY, Long.toString(r.capacity()));
+      meta.put(RingCacheRewrite.CONTEXT, Long.toString(r.context()));
+      meta.put(RingCacheRewrite.COUNTERS, String.join(",", r.counters()));
+      rings =
+          r.rings().size()
+              + " attention caches may be shorter than "
+              + r.capacity()
+              + " (context "
+              + r.context()
+              + ")";
+      resized = true;
+    } catch (NotRecognized e) {
+      rings = "attention caches as they are: " + e.getMessage();
+    }
+    List<String> unchanged = RingCacheRewrite.unchanged(g);
+    if (layers == 0 && !resized && unchanged.isEmpty()) {
+      throw new NotRecognized(upsampling + "; " + rings + "; no state passed through unchanged");
+    }
+    if (!unchanged.isEmpty()) {
+      meta.put(RingCacheRewrite.UNCHANGED, String.join(",", unchanged));
+    }
+    return upsampling + ", " + rings + ", " + unchanged.size() + " states passed through unchanged";
   }
 
   /**

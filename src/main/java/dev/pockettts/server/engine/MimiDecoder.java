@@ -35,6 +35,24 @@ final class MimiDecoder implements AutoCloseable {
   private final BufferPool pool;
   private final int latentDim;
 
+  /**
+   * States the graph passes to its outputs unchanged ({@link RingCacheRewrite#UNCHANGED}): every
+   * run reads their zero state, and their outputs are not asked for.
+   */
+  private final Set<String> unchanged;
+
+  /** Most latents one run may take (the ring caches hold what that many need), or 0: any. */
+  private final int latentsPerRun;
+
+  /** Positions of the ring caches: the published capacity, or fewer after the rewrite. */
+  private final long ringCapacity;
+
+  /**
+   * Latents per run the shortened ring caches are sized for: the engine's decoder blocks grow to 12
+   * latents ({@link GenerationParams#defaults}); longer blocks are decoded 12 at a time.
+   */
+  static final int RING_LATENTS = 12;
+
   MimiDecoder(OrtEnvironment env, Graph graph, List<StateSpec> manifest, int latentDim) {
     this.env = env;
     this.graph = graph;
@@ -58,6 +76,7 @@ final class MimiDecoder implements AutoCloseable {
     if (!graph.outputs().containsKey(AUDIO)) {
       throw new IncompatibleModelException("mimi_decoder has no output '" + AUDIO + "'");
     }
+    List<StateSpec> published;
     if (manifest != null) {
       if (FlowLm.stateInputs(graph).size() != manifest.size()) {
         throw new IncompatibleModelException(
@@ -67,10 +86,35 @@ final class MimiDecoder implements AutoCloseable {
                 + manifest.size());
       }
       FlowLm.checkAgainstGraph(graph, manifest);
-      this.states = manifest;
+      published = manifest;
     } else {
-      this.states = derive(graph);
+      published = derive(graph);
     }
+    this.unchanged = listed(graph, RingCacheRewrite.UNCHANGED);
+    Set<String> rings = listed(graph, RingCacheRewrite.RINGS);
+    long capacity =
+        published.stream()
+            .filter(st -> rings.isEmpty() || rings.contains(st.inputName()))
+            .filter(st -> st.shape().length == 5 && st.dtype() == StateDtype.FLOAT32)
+            .filter(st -> !unchanged.contains(st.inputName()))
+            .mapToLong(st -> st.shape()[3])
+            .findFirst()
+            .orElse(0);
+    long shortened = rings.isEmpty() ? capacity : shortenedCapacity(graph, published, capacity);
+    this.ringCapacity = shortened;
+    this.latentsPerRun = shortened < capacity ? RING_LATENTS : 0;
+    this.states =
+        published.stream()
+            .map(
+                st -> {
+                  if (!rings.contains(st.inputName()) || shortened == capacity) {
+                    return st;
+                  }
+                  long[] shape = st.shape().clone();
+                  shape[3] = shortened;
+                  return st.withShape(shape);
+                })
+            .toList();
     List<OnnxTensor> zeros = new ArrayList<>();
     for (StateSpec s : states) {
       zeros.add(Tensors.zeros(env, s));
@@ -79,9 +123,63 @@ final class MimiDecoder implements AutoCloseable {
     this.large =
         states.stream()
             .filter(st -> st.shape().length == 5 && st.dtype() == StateDtype.FLOAT32)
+            .filter(st -> !unchanged.contains(st.inputName()))
             .toList();
     // one stream holds two sets of the large states (see Stream)
     this.pool = new BufferPool(2 * large.stream().mapToLong(StateSpec::bytes).sum());
+  }
+
+  private static Set<String> listed(Graph graph, String key) {
+    String v = graph.metadata(key);
+    return v == null || v.isBlank() ? Set.of() : Set.of(v.split(","));
+  }
+
+  /**
+   * The ring capacity that holds what one run of {@link #RING_LATENTS} latents needs: the context
+   * less one, plus the keys those latents write. The keys per latent are read from the graph
+   * itself, from its counters after one run of one latent (16 in the published decoder: its
+   * transformer runs at 200 Hz). The published capacity when that is not smaller.
+   */
+  private long shortenedCapacity(Graph graph, List<StateSpec> published, long capacity) {
+    Set<String> counters = listed(graph, RingCacheRewrite.COUNTERS);
+    String context = graph.metadata(RingCacheRewrite.CONTEXT);
+    if (counters.isEmpty() || context == null) {
+      return capacity;
+    }
+    Map<String, OnnxTensor> in = new HashMap<>();
+    Set<String> wanted = new LinkedHashSet<>();
+    try (OnnxTensor lat = Tensors.floats(env, new float[latentDim], 1, 1, latentDim)) {
+      in.put(LATENT, lat);
+      for (StateSpec st : published) {
+        in.put(st.inputName(), Tensors.zeros(env, st));
+        if (counters.contains(st.inputName())) {
+          wanted.add(st.outputName());
+        }
+      }
+      long keys = 0;
+      try (OrtSession.Result r = graph.run(in, wanted, Map.of())) {
+        for (String name : wanted) {
+          for (long v : Tensors.readLongs(Tensors.output(r, name, "mimi_decoder"))) {
+            keys = Math.max(keys, v);
+          }
+        }
+      }
+      long needed = Long.parseLong(context) - 1 + keys * RING_LATENTS;
+      long rounded = (needed + 15) / 16 * 16;
+      return keys > 0 && rounded < capacity ? rounded : capacity;
+    } finally {
+      in.forEach(
+          (name, t) -> {
+            if (!name.equals(LATENT)) {
+              t.close();
+            }
+          });
+    }
+  }
+
+  /** Positions of the attention ring caches (shorter than the published ones when rewritten). */
+  long ringCapacity() {
+    return ringCapacity;
   }
 
   private static List<StateSpec> derive(Graph graph) {
@@ -94,7 +192,8 @@ final class MimiDecoder implements AutoCloseable {
     for (Map.Entry<Integer, TensorInfo> e : in.entrySet()) {
       TensorInfo t = e.getValue();
       StateDtype dtype = StateDtype.fromJavaType(t.type);
-      if (dtype == null || Arrays.stream(t.getShape()).anyMatch(d -> d < 0)) {
+      long[] shape = FlowLm.declaredShape(graph, "state_" + e.getKey(), t);
+      if (dtype == null || Arrays.stream(shape).anyMatch(d -> d < 0)) {
         throw new IncompatibleModelException(
             "mimi_decoder state_"
                 + e.getKey()
@@ -104,9 +203,7 @@ final class MimiDecoder implements AutoCloseable {
                 + "; states must be float32, int64 or bool of fixed shape");
       }
       int i = e.getKey();
-      out.add(
-          new StateSpec(
-              i, "mimi", "state_" + i, dtype, t.getShape(), "state_" + i, "out_state_" + i));
+      out.add(new StateSpec(i, "mimi", "state_" + i, dtype, shape, "state_" + i, "out_state_" + i));
     }
     return List.copyOf(out);
   }
@@ -133,7 +230,7 @@ final class MimiDecoder implements AutoCloseable {
     Stream() {
       requested.add(AUDIO);
       for (StateSpec s : states) {
-        if (!large.contains(s)) {
+        if (!large.contains(s) && !unchanged.contains(s.inputName())) {
           requested.add(s.outputName());
         }
       }
@@ -151,12 +248,38 @@ final class MimiDecoder implements AutoCloseable {
 
     /** Decodes {@code count} latents (row-major [count, latentDim]) into count * 1920 samples. */
     float[] decode(float[] latents, int count) {
+      if (latentsPerRun == 0 || count <= latentsPerRun) {
+        return run(latents, count);
+      }
+      // more than the ring caches hold for one run: in runs of latentsPerRun (the same audio, as
+      // decoding in blocks equals decoding one latent at a time)
+      List<float[]> parts = new ArrayList<>();
+      int samples = 0;
+      for (int from = 0; from < count; from += latentsPerRun) {
+        int n = Math.min(latentsPerRun, count - from);
+        float[] part =
+            run(Arrays.copyOfRange(latents, from * latentDim, (from + n) * latentDim), n);
+        parts.add(part);
+        samples += part.length;
+      }
+      float[] pcm = new float[samples];
+      int at = 0;
+      for (float[] part : parts) {
+        System.arraycopy(part, 0, pcm, at, part.length);
+        at += part.length;
+      }
+      return pcm;
+    }
+
+    private float[] run(float[] latents, int count) {
       Map<String, OnnxTensor> in = new HashMap<>();
       try (OnnxTensor lat = Tensors.floats(env, latents, 1, count, latentDim)) {
         in.put(LATENT, lat);
         for (int i = 0; i < states.size(); i++) {
           StateSpec s = states.get(i);
-          if (!large.contains(s)) {
+          if (unchanged.contains(s.inputName())) {
+            in.put(s.inputName(), zeroState.get(i));
+          } else if (!large.contains(s)) {
             in.put(s.inputName(), chain.started() ? chain.get(s.outputName()) : zeroState.get(i));
           }
         }

@@ -89,10 +89,7 @@ public final class PocketTtsEngine implements AutoCloseable {
       Graph head = open("flow_lm_flow", files.flowLmFlow(), gen);
       Graph mimi =
           open(
-              "mimi_decoder",
-              files.mimiDecoder(),
-              dec,
-              rewrite ? GraphRewrite.Kind.UPSAMPLING : null);
+              "mimi_decoder", files.mimiDecoder(), dec, rewrite ? GraphRewrite.Kind.DECODER : null);
       Graph enc =
           files.mimiEncoder() == null
               ? null
@@ -149,13 +146,14 @@ public final class PocketTtsEngine implements AutoCloseable {
             });
     log.info(
         "Loaded PocketTTS model {} from {}: {} layout, {} flow LM layers, cache {} positions, "
-            + "{} decoder states, {} precision, cloning {}",
+            + "{} decoder states (attention caches of {} positions), {} precision, cloning {}",
         config.name(),
         dir,
         BundleConfig.isBundle(dir) ? "bundle" : "legacy flat",
         flowLm.layers(),
         flowLm.capacity(),
         decoder.stateCount(),
+        decoder.ringCapacity(),
         options.precision(),
         cloningUnavailable == null ? "available" : "unavailable");
   }

@@ -92,4 +92,11 @@ final class Tensors {
     b.get(out);
     return out;
   }
+
+  static long[] readLongs(OnnxTensor t) {
+    java.nio.LongBuffer b = t.getLongBuffer();
+    long[] out = new long[b.remaining()];
+    b.get(out);
+    return out;
+  }
 }

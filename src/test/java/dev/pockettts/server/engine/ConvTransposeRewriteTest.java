@@ -78,7 +78,7 @@ class ConvTransposeRewriteTest {
       x[i] = (float) r.nextGaussian();
     }
     float[] expected = run(null, plain, x, cin);
-    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.UPSAMPLING);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.DECODER);
     assertThat(p.rewritten()).isTrue();
     assertThat(p.note()).startsWith("1 layers");
     float[] actual = run(p, plain, x, cin);
@@ -92,7 +92,7 @@ class ConvTransposeRewriteTest {
   @Test
   void otherKernelsAreLeftAsTheyAre() throws Exception {
     Path plain = model(4, 2, 2, 3, 1, true);
-    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.UPSAMPLING);
+    GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.DECODER);
     assertThat(p.rewritten()).isFalse();
     assertThat(p.note())
         .contains("no eligible ConvTranspose", "kernel 3 is not twice the stride 2");

@@ -68,7 +68,8 @@ class GraphRewriteTest {
     assertThat(again.note()).isEqualTo("cached in " + cached);
     assertThat(rewrites(dir)).containsExactly(cached);
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
-      assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main");
+      // the tiny decoder is rewritten for its states alone: it passes all but two through
+      assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main", "mimi_decoder");
       assertThat(e.flowLm().inPlace()).isTrue();
       assertThat(e.flowLm().resizable()).isTrue();
       // a run's caches hold the positions it reaches, rounded up to a power of two (at least 64)
@@ -304,7 +305,7 @@ class GraphRewriteTest {
     Path cached = dir.resolve("flow_lm_main_int8.rewritten-kv2-" + sha16(source) + ".onnx");
     Files.writeString(cached, "not a graph");
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
-      assertThat(e.rewrittenGraphs()).isEmpty();
+      assertThat(e.rewrittenGraphs()).doesNotContainKey("flow_lm_main");
       assertThat(e.flowLm().inPlace()).isFalse();
       assertThat(speak(e, "Hello there.", e.voiceFromFile(dir.resolve("voices/alba.safetensors"))))
           .isNotEmpty();
@@ -343,9 +344,67 @@ class GraphRewriteTest {
     assertThat(kv.rewritten()).isTrue();
     assertThat(kv.note()).contains("6 caches may be updated in place");
     Path decoder = benchCopy("mimi_decoder_int8.onnx");
-    GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.UPSAMPLING);
+    GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.DECODER);
     assertThat(up.rewritten()).isTrue();
-    assertThat(up.note()).startsWith("4 layers");
+    assertThat(up.note())
+        .startsWith("4 layers")
+        .contains(
+            "2 attention caches may be shorter than 1000 (context 250)",
+            "39 states passed through unchanged");
+  }
+
+  @Test
+  void thePublishedDecoderGivesTheSameAudioWithShortRingCaches() throws Exception {
+    Path source = benchCopy("mimi_decoder_int8.onnx");
+    List<StateSpec> manifest = BundleConfig.read(BENCH.resolve("bundle.json")).mimiStates();
+    GraphRewrite.Prepared p = GraphRewrite.prepare(source, GraphRewrite.Kind.DECODER);
+    assertThat(p.rewritten()).isTrue();
+    // 90 latents are 1440 positions at 200 Hz: both rings wrap around
+    int count = 90;
+    float[] latents = new float[count * 32];
+    java.util.Random r = new java.util.Random(9);
+    for (int i = 0; i < latents.length; i++) {
+      latents[i] = (float) r.nextGaussian();
+    }
+    ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+    try (ai.onnxruntime.OrtSession.SessionOptions o =
+            new ai.onnxruntime.OrtSession.SessionOptions();
+        Graph plainGraph = Graph.open(env, "mimi_decoder", source, o);
+        Graph shortGraph = Graph.open(env, "mimi_decoder", p.file(), o);
+        MimiDecoder plain = new MimiDecoder(env, plainGraph, manifest, 32);
+        MimiDecoder shortened = new MimiDecoder(env, shortGraph, manifest, 32)) {
+      assertThat(plain.ringCapacity()).isEqualTo(1000);
+      // the context less one (249) plus 12 latents of 16 keys (192), rounded up to 16
+      assertThat(shortened.ringCapacity()).isEqualTo(448);
+      // blocks as the engine makes them, and one of 20 that the short rings take as 12 and 8 (the
+      // same blocks for both: the int8 graph quantizes each run's input as a whole, so other
+      // blocks give other rounding, up to 3e-4 here)
+      float[] expected = decode(plain, latents, new int[] {2, 2, 4, 8, 12, 12, 8, 12});
+      float[] actual = decode(shortened, latents, new int[] {2, 2, 4, 8, 12, 20, 12});
+      assertThat(actual).hasSameSizeAs(expected).hasSize(count * 1920);
+      double max = 0;
+      for (int i = 0; i < expected.length; i++) {
+        max = Math.max(max, Math.abs(expected[i] - actual[i]));
+      }
+      assertThat(max).isLessThan(1e-4);
+    }
+  }
+
+  /** Decodes in blocks of the given sizes, the last size repeated. */
+  private static float[] decode(MimiDecoder d, float[] latents, int[] blocks) {
+    int count = latents.length / 32;
+    float[] out = new float[count * 1920];
+    try (MimiDecoder.Stream s = d.new Stream()) {
+      int from = 0;
+      for (int b = 0; from < count; b++) {
+        int n = Math.min(blocks[Math.min(b, blocks.length - 1)], count - from);
+        float[] pcm =
+            s.decode(java.util.Arrays.copyOfRange(latents, from * 32, (from + n) * 32), n);
+        System.arraycopy(pcm, 0, out, from * 1920, pcm.length);
+        from += n;
+      }
+    }
+    return out;
   }
 
   @Test
