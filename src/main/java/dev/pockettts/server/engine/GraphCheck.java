@@ -223,14 +223,7 @@ public final class GraphCheck {
         parts.add(stream.decode(block, count));
       }
     }
-    int total = parts.stream().mapToInt(p -> p.length).sum();
-    float[] out = new float[total];
-    int at = 0;
-    for (float[] p : parts) {
-      System.arraycopy(p, 0, out, at, p.length);
-      at += p.length;
-    }
-    return out;
+    return MimiDecoder.concat(parts);
   }
 
   /** The folder's first voice file; else a voice cloned from seeded noise; else no voice. */

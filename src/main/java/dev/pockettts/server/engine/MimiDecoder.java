@@ -254,21 +254,11 @@ final class MimiDecoder implements AutoCloseable {
       // more than the ring caches hold for one run: in runs of latentsPerRun (the same audio, as
       // decoding in blocks equals decoding one latent at a time)
       List<float[]> parts = new ArrayList<>();
-      int samples = 0;
       for (int from = 0; from < count; from += latentsPerRun) {
         int n = Math.min(latentsPerRun, count - from);
-        float[] part =
-            run(Arrays.copyOfRange(latents, from * latentDim, (from + n) * latentDim), n);
-        parts.add(part);
-        samples += part.length;
+        parts.add(run(Arrays.copyOfRange(latents, from * latentDim, (from + n) * latentDim), n));
       }
-      float[] pcm = new float[samples];
-      int at = 0;
-      for (float[] part : parts) {
-        System.arraycopy(part, 0, pcm, at, part.length);
-        at += part.length;
-      }
-      return pcm;
+      return concat(parts);
     }
 
     private float[] run(float[] latents, int count) {
@@ -312,6 +302,17 @@ final class MimiDecoder implements AutoCloseable {
       }
       buffers.forEach(pool::release);
     }
+  }
+
+  /** The blocks of PCM one after another. */
+  static float[] concat(List<float[]> parts) {
+    float[] out = new float[parts.stream().mapToInt(p -> p.length).sum()];
+    int at = 0;
+    for (float[] p : parts) {
+      System.arraycopy(p, 0, out, at, p.length);
+      at += p.length;
+    }
+    return out;
   }
 
   @Override
