@@ -32,6 +32,7 @@ final class GraphEditor {
   static final int INT64 = 7;
 
   private final Model model;
+  private final Map<String, ByteBuffer> aside; // initializers' raw data not in the model
   private final List<Node> nodes;
   private final Map<String, Tensor> initializers = new HashMap<>();
   private final Map<String, Tensor> addedInitializers = new LinkedHashMap<>();
@@ -45,7 +46,12 @@ final class GraphEditor {
   private int fresh;
 
   GraphEditor(Model model) {
+    this(model, Map.of());
+  }
+
+  private GraphEditor(Model model, Map<String, ByteBuffer> aside) {
     this.model = model;
+    this.aside = aside;
     Graph g = model.getGraph();
     this.nodes = new ArrayList<>(g.getNodeList());
     for (Tensor t : g.getInitializerList()) {
@@ -56,14 +62,22 @@ final class GraphEditor {
     index();
   }
 
-  /** Parses a model; its large byte fields share {@code data}'s memory instead of copying it. */
+  /**
+   * Parses a model; the raw data of its large initializers (the weights) stays in {@code data} and
+   * is read from there (see {@link OnnxWire}), so {@code data} must outlive what is made of it.
+   */
   static GraphEditor parse(ByteBuffer data) {
+    return parse(data, OnnxWire.ASIDE_AT);
+  }
+
+  /** As {@link #parse(ByteBuffer)}, leaving aside raw data of at least {@code asideAt} bytes. */
+  static GraphEditor parse(ByteBuffer data, int asideAt) {
+    OnnxWire.Split split = OnnxWire.split(data, asideAt);
     try {
       com.google.protobuf.CodedInputStream in =
-          com.google.protobuf.CodedInputStream.newInstance(data);
-      in.enableAliasing(true);
+          com.google.protobuf.CodedInputStream.newInstance(split.rest());
       in.setSizeLimit(Integer.MAX_VALUE);
-      return new GraphEditor(Model.parseFrom(in));
+      return new GraphEditor(Model.parseFrom(in), split.aside());
     } catch (IOException e) {
       throw new GraphRewrite.NotRecognized("not a readable ONNX model: " + e.getMessage());
     }
@@ -83,6 +97,33 @@ final class GraphEditor {
   }
 
   // ------------------------------------------------------------------ reading
+
+  /**
+   * The model as parsed, before any edit, without the raw data left in the source (see {@link
+   * #aside}).
+   */
+  Model model() {
+    return model;
+  }
+
+  /**
+   * The raw data of the source's initializers that {@link #model} and {@link #build} leave out, by
+   * name: views of the parsed buffer, for {@link OnnxWire#join}.
+   */
+  Map<String, ByteBuffer> aside() {
+    return aside;
+  }
+
+  /** A tensor's raw data (also when left aside), little-endian; null when it has none. */
+  private ByteBuffer rawData(Tensor t) {
+    ByteBuffer b = null;
+    if (t.hasRawData()) {
+      b = t.getRawData().asReadOnlyByteBuffer();
+    } else if (initializers.get(t.getName()) == t && aside.containsKey(t.getName())) {
+      b = aside.get(t.getName()).asReadOnlyBuffer();
+    }
+    return b == null ? null : b.order(ByteOrder.LITTLE_ENDIAN);
+  }
 
   List<ValueInfo> inputs() {
     return model.getGraph().getInputList();
@@ -140,8 +181,8 @@ final class GraphEditor {
     if (t == null || t.getDataType() != INT64) {
       return null;
     }
-    if (t.hasRawData()) {
-      ByteBuffer b = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = rawData(t);
+    if (b != null) {
       long[] out = new long[b.remaining() / 8];
       b.asLongBuffer().get(out);
       return out;
@@ -204,12 +245,12 @@ final class GraphEditor {
     return floats(initializer(name));
   }
 
-  private static float[] floats(Tensor t) {
+  private float[] floats(Tensor t) {
     if (t == null || t.getDataType() != FLOAT || t.getDataLocation() != 0) {
       return null;
     }
-    if (t.hasRawData()) {
-      ByteBuffer b = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = rawData(t);
+    if (b != null) {
       float[] out = new float[b.remaining() / 4];
       b.asFloatBuffer().get(out);
       return out;

@@ -1,8 +1,7 @@
 package dev.pockettts.server.engine;
 
-import com.google.protobuf.CodedOutputStream;
-import dev.pockettts.server.engine.onnx.Model;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -80,9 +79,10 @@ final class GraphRewrite {
     if (Files.isRegularFile(cached)) {
       return new Prepared(cached, null, true, "cached in " + cached.getFileName());
     }
-    // the source is mapped, not read: the parsed model's weights are views of the file, and the
-    // rewritten model is written through another mapping, so no weight passes through the heap;
-    // both mappings are released before returning (nothing refers to them by then)
+    // the source is mapped, not read: the parsed model leaves its weights in the file (OnnxWire),
+    // and the rewritten model is written through another mapping with the weights copied from the
+    // first, so no weight passes through the heap; both mappings are released before returning
+    // (nothing refers to them by then)
     MappedByteBuffer mapped = null;
     try (FileChannel channel = FileChannel.open(source, StandardOpenOption.READ)) {
       mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
@@ -104,7 +104,7 @@ final class GraphRewrite {
       } else {
         detail = encoder(g);
       }
-      Model rewritten = g.build(meta);
+      List<ByteBuffer> rewritten = OnnxWire.join(g.build(meta).toByteArray(), g.aside());
       removeStale(source, stem + ".rewritten-", cached);
       try {
         Path tmp = Files.createTempFile(source.getParent(), "." + prefix, ".part");
@@ -118,7 +118,7 @@ final class GraphRewrite {
       } catch (IOException | SecurityException e) {
         return new Prepared(
             null,
-            rewritten.toByteArray(),
+            OnnxWire.concat(rewritten),
             true,
             detail + ", kept in memory (cannot write beside the model: " + e.getMessage() + ")");
       }
@@ -191,8 +191,8 @@ final class GraphRewrite {
     return attention + ", " + pads + " zero paddings inside convolutions";
   }
 
-  private static void write(Model model, Path file) throws IOException {
-    int size = model.getSerializedSize();
+  private static void write(List<ByteBuffer> pieces, Path file) throws IOException {
+    long size = pieces.stream().mapToLong(ByteBuffer::remaining).sum();
     try (FileChannel out =
         FileChannel.open(
             file,
@@ -201,10 +201,7 @@ final class GraphRewrite {
             StandardOpenOption.TRUNCATE_EXISTING)) {
       MappedByteBuffer target = out.map(FileChannel.MapMode.READ_WRITE, 0, size);
       try {
-        CodedOutputStream coded = CodedOutputStream.newInstance(target);
-        model.writeTo(coded);
-        coded.flush();
-        coded.checkNoSpaceLeft();
+        pieces.forEach(p -> target.put(p.duplicate()));
         target.force();
       } finally {
         unmap(target);

@@ -1,0 +1,165 @@
+package dev.pockettts.server.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import dev.pockettts.server.engine.onnx.Attribute;
+import dev.pockettts.server.engine.onnx.Graph;
+import dev.pockettts.server.engine.onnx.Model;
+import dev.pockettts.server.engine.onnx.Node;
+import dev.pockettts.server.engine.onnx.Tensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Parsing a graph for a rewrite leaves its weights where they are: the parsed model holds no large
+ * raw data, the rewrite reads the weights from the source buffer, and writing the model puts them
+ * back (the result equals protobuf's own parse of the bytes); what is not a well-formed message is
+ * declined with the reason.
+ */
+class OnnxWireTest {
+
+  private static final Path BENCH = Path.of("../shared/bench-model/english_2026-04");
+
+  /**
+   * The tiny graph in {@code file} with every constant's value also stored as an initializer with
+   * raw data, as the published export stores its weights (the tiny graphs hold theirs in {@code
+   * Constant} nodes).
+   */
+  private static byte[] withInitializers(Path file) throws IOException {
+    Model m = Model.parseFrom(Files.readAllBytes(file));
+    Graph.Builder g = m.getGraph().toBuilder();
+    for (Node n : m.getGraph().getNodeList()) {
+      for (Attribute a : n.getAttributeList()) {
+        if (n.getOpType().equals("Constant") && a.hasT() && a.getT().hasRawData()) {
+          g.addInitializer(a.getT().toBuilder().setName(n.getOutput(0) + ".weight"));
+        }
+      }
+    }
+    return m.toBuilder().setGraph(g).build().toByteArray();
+  }
+
+  private static ByteBuffer direct(byte[] bytes) {
+    return ByteBuffer.allocateDirect(bytes.length).put(bytes).flip();
+  }
+
+  /** The model {@code g} was parsed from: its rewrite output with nothing edited. */
+  private static Model joined(GraphEditor g) throws IOException {
+    return Model.parseFrom(OnnxWire.concat(OnnxWire.join(g.model().toByteArray(), g.aside())));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "tiny-bundle/flow_lm_main_int8.onnx",
+        "tiny-bundle/flow_lm_main.onnx",
+        "tiny-bundle/mimi_decoder_int8.onnx",
+        "tiny-bundle/mimi_encoder.onnx",
+        "tiny-bundle/text_conditioner.onnx",
+        "tiny-french/flow_lm_main_int8.onnx"
+      })
+  void aGraphsWeightsStayInTheSourceAndComeBackWhenWritten(String file) throws IOException {
+    byte[] bytes = withInitializers(Path.of("src/test/resources/models").resolve(file));
+    Model expected = Model.parseFrom(bytes);
+
+    GraphEditor g = GraphEditor.parse(direct(bytes), 1); // every initializer's raw data aside
+
+    List<Tensor> weights = expected.getGraph().getInitializerList();
+    assertThat(weights).isNotEmpty();
+    assertThat(g.aside().keySet())
+        .containsExactlyElementsOf(weights.stream().map(Tensor::getName).toList());
+    assertThat(g.aside().values()).allMatch(ByteBuffer::isDirect);
+    assertThat(g.model().getGraph().getInitializerList()).noneMatch(Tensor::hasRawData);
+    for (Tensor t : weights) { // read from the source, as a rewrite reads them
+      if (t.getDataType() == GraphEditor.FLOAT) {
+        assertThat(g.initializerFloats(t.getName()))
+            .containsExactly(new GraphEditor(expected).initializerFloats(t.getName()));
+      } else if (t.getDataType() == GraphEditor.INT64) {
+        assertThat(g.constantInts(t.getName()))
+            .containsExactly(new GraphEditor(expected).constantInts(t.getName()));
+      }
+    }
+    assertThat(joined(g)).isEqualTo(expected);
+  }
+
+  @Test
+  void smallRawDataStaysInTheModel() throws IOException {
+    byte[] bytes = withInitializers(TinyModels.BUNDLE.resolve("flow_lm_main_int8.onnx"));
+
+    GraphEditor g = GraphEditor.parse(direct(bytes)); // 64 KiB and more aside: none here
+
+    assertThat(g.aside()).isEmpty();
+    assertThat(g.model()).isEqualTo(Model.parseFrom(bytes));
+  }
+
+  @Test
+  void fieldsThatComeTwiceAreMergedAsProtobufMergesThem() throws IOException {
+    byte[] one = withInitializers(TinyModels.BUNDLE.resolve("flow_lm_flow_int8.onnx"));
+    byte[] two = withInitializers(TinyModels.BUNDLE.resolve("text_conditioner.onnx"));
+    byte[] both = Arrays.copyOf(one, one.length + two.length);
+    System.arraycopy(two, 0, both, one.length, two.length);
+
+    GraphEditor g = GraphEditor.parse(direct(both), 1);
+
+    assertThat(joined(g)).isEqualTo(Model.parseFrom(both));
+    assertThat(g.aside())
+        .hasSize(
+            Model.parseFrom(one).getGraph().getInitializerCount()
+                + Model.parseFrom(two).getGraph().getInitializerCount());
+  }
+
+  @Test
+  void thePublishedFlowLmLeavesAlmostNothingOnTheHeap() throws IOException {
+    assumeThat(Files.isDirectory(BENCH))
+        .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
+        .isTrue();
+    try (FileChannel ch = FileChannel.open(BENCH.resolve("flow_lm_main_int8.onnx"))) {
+      MappedByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+      try {
+        GraphEditor g = GraphEditor.parse(mapped);
+        byte[] rest = g.model().toByteArray();
+        assertThat(rest.length).isLessThan((int) (ch.size() / 50));
+        byte[] all = OnnxWire.concat(OnnxWire.join(rest, g.aside()));
+        assertThat(all.length).isEqualTo((int) ch.size());
+        assertThat(Model.parseFrom(all)).isEqualTo(Model.parseFrom(mapped.duplicate()));
+      } finally {
+        Tensors.free(mapped);
+      }
+    }
+  }
+
+  @Test
+  void aTruncatedModelIsDeclinedWithTheReason() throws IOException {
+    byte[] bytes = Files.readAllBytes(TinyModels.BUNDLE.resolve("mimi_decoder_int8.onnx"));
+    ByteBuffer half = direct(Arrays.copyOf(bytes, bytes.length / 2));
+
+    assertThatThrownBy(() -> GraphEditor.parse(half))
+        .isInstanceOf(GraphRewrite.NotRecognized.class)
+        .hasMessageContaining("not a readable ONNX model");
+  }
+
+  @Test
+  void aLengthPastItsMessageOrAGroupIsDeclined() {
+    // field 7 (graph), length-delimited, claiming 100 bytes of which 2 follow
+    ByteBuffer overlong = direct(new byte[] {(byte) 0x3a, 100, 1, 2});
+    // field 1, wire type 3 (a group: not in ONNX)
+    ByteBuffer group = direct(new byte[] {(byte) 0x0b, 0});
+
+    assertThatThrownBy(() -> OnnxWire.split(overlong, 1))
+        .isInstanceOf(GraphRewrite.NotRecognized.class)
+        .hasMessageContaining("runs past its message");
+    assertThatThrownBy(() -> OnnxWire.split(group, 1))
+        .isInstanceOf(GraphRewrite.NotRecognized.class)
+        .hasMessageContaining("wire type 3");
+  }
+}
