@@ -90,7 +90,9 @@ final class OnnxWire {
   private void walk(int from, int to, Level level, Pieces out) {
     String name = null;
     boolean hasRaw = false;
-    ByteBuffer large = null; // splitting: the raw data to leave aside (the last one counts)
+    int rawStart = -1; // splitting: the tensor's raw data field (the last, which is what counts)
+    int rawContent = -1;
+    int rawEnd = -1;
     int at = from;
     while (at < to) {
       int start = at;
@@ -118,28 +120,27 @@ final class OnnxWire {
         out.copy(src, start, end);
       } else if (level == Level.TENSOR && delimited && field(tag) == TENSOR_RAW_DATA) {
         hasRaw = true;
-        if (!joining && end - content >= asideAt) {
-          large = src.slice(content, end - content);
-        } else {
-          large = null;
+        if (joining) {
           out.copy(src, start, end);
+        } else { // decided after the other fields, once the name is known
+          rawStart = start;
+          rawContent = content;
+          rawEnd = end;
         }
       } else {
         out.copy(src, start, end);
       }
       at = end;
     }
-    if (large != null && name != null) {
-      if (aside.put(name, large) != null) {
-        throw new GraphRewrite.NotRecognized("two initializers are named " + name);
+    if (rawStart >= 0) {
+      if (name != null && rawEnd - rawContent >= asideAt) {
+        if (aside.put(name, src.slice(rawContent, rawEnd - rawContent)) != null) {
+          throw new GraphRewrite.NotRecognized("two initializers are named " + name);
+        }
+      } else {
+        out.copy(src, rawStart, rawEnd);
       }
-    } else if (large != null) { // a tensor without a name keeps its raw data
-      appendRaw(large, out);
-    } else if (joining
-        && level == Level.TENSOR
-        && !hasRaw
-        && name != null
-        && aside.containsKey(name)) {
+    } else if (joining && !hasRaw && name != null && aside.containsKey(name)) {
       appendRaw(aside.get(name), out); // the raw data left aside goes back at the tensor's end
     }
   }

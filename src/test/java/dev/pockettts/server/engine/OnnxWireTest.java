@@ -119,6 +119,52 @@ class OnnxWireTest {
   }
 
   @Test
+  void aTensorWhoseRawDataComesTwiceKeepsTheLastAsProtobufDoes() throws IOException {
+    float[] first = new float[16]; // 64 bytes: under the 128-byte threshold below
+    float[] last = new float[64];
+    Arrays.fill(first, 1f);
+    Arrays.fill(last, 2f);
+    Tensor once =
+        Tensor.newBuilder()
+            .setName("w")
+            .setDataType(GraphEditor.FLOAT)
+            .addDims(64)
+            .setRawData(com.google.protobuf.ByteString.copyFrom(littleEndian(first)))
+            .build();
+    // the same tensor with a second raw_data field (9, length-delimited) after the first
+    java.io.ByteArrayOutputStream tensor = new java.io.ByteArrayOutputStream();
+    tensor.writeBytes(once.toByteArray());
+    tensor.write(9 << 3 | 2);
+    tensor.write(64 * 4 % 128 | 0x80);
+    tensor.write(64 * 4 / 128);
+    tensor.writeBytes(littleEndian(last));
+    java.io.ByteArrayOutputStream graph = new java.io.ByteArrayOutputStream();
+    graph.write(5 << 3 | 2);
+    graph.write(tensor.size() % 128 | 0x80);
+    graph.write(tensor.size() / 128);
+    tensor.writeTo(graph);
+    java.io.ByteArrayOutputStream model = new java.io.ByteArrayOutputStream();
+    model.write(7 << 3 | 2);
+    model.write(graph.size() % 128 | 0x80);
+    model.write(graph.size() / 128);
+    graph.writeTo(model);
+    byte[] bytes = model.toByteArray();
+
+    for (int asideAt : new int[] {1, 128, Integer.MAX_VALUE}) {
+      GraphEditor g = GraphEditor.parse(direct(bytes), asideAt);
+
+      assertThat(g.initializerFloats("w")).containsExactly(last);
+      assertThat(joined(g)).isEqualTo(Model.parseFrom(bytes));
+    }
+  }
+
+  private static byte[] littleEndian(float[] values) {
+    ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return b.array();
+  }
+
+  @Test
   void thePublishedFlowLmLeavesAlmostNothingOnTheHeap() throws IOException {
     assumeThat(Files.isDirectory(BENCH))
         .as("../shared/bench-model is not here (a user's clone): skipping the real-export check")
