@@ -32,6 +32,15 @@ final class GraphRewrite {
   /** Metadata key naming the rewrite and its source in a rewritten graph. */
   static final String REWRITE = "pockettts.rewrite";
 
+  /**
+   * Metadata key: what the rewrite changed, in the words of {@link Kind#what} but only the parts
+   * that applied (a decoder whose upsampling was left as it is does not claim it).
+   */
+  static final String APPLIED = "pockettts.applied";
+
+  /** What a rewrite of several parts did: the log's detail, and the parts that applied. */
+  private record Outcome(String detail, String applied) {}
+
   /** The input graph does not have the pattern a rewrite expects. */
   static final class NotRecognized extends RuntimeException {
     NotRecognized(String message) {
@@ -90,6 +99,7 @@ final class GraphRewrite {
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put(REWRITE, kind.tag + " of " + name + " (sha256 " + sha + ")");
       String detail;
+      String applied = kind.what;
       if (kind == Kind.KV_CACHE) {
         KvCacheRewrite.Result r = KvCacheRewrite.apply(g);
         meta.put(KvCacheRewrite.IN_PLACE, String.join(",", r.inPlace()));
@@ -99,11 +109,12 @@ final class GraphRewrite {
           meta.put(KvCacheRewrite.CACHE_POSITIONS, Long.toString(r.positions()));
           detail += ", " + r.resizable().size() + " may be shorter than " + r.positions();
         }
-      } else if (kind == Kind.DECODER) {
-        detail = decoder(g, meta);
       } else {
-        detail = encoder(g);
+        Outcome o = kind == Kind.DECODER ? decoder(g, meta) : encoder(g);
+        detail = o.detail();
+        applied = o.applied();
       }
+      meta.put(APPLIED, applied);
       List<ByteBuffer> rewritten = OnnxWire.join(g.build(meta).toByteArray(), g.aside());
       removeStale(source, stem + ".rewritten-", cached);
       try {
@@ -135,7 +146,7 @@ final class GraphRewrite {
    * The decoder's rewrites ({@link ConvTransposeRewrite}, {@link RingCacheRewrite}) and the states
    * it passes through unchanged, in {@code meta}; not all may find nothing.
    */
-  private static String decoder(GraphEditor g, Map<String, String> meta) {
+  private static Outcome decoder(GraphEditor g, Map<String, String> meta) {
     int layers = 0;
     String upsampling;
     try {
@@ -170,25 +181,43 @@ final class GraphRewrite {
     if (!unchanged.isEmpty()) {
       meta.put(RingCacheRewrite.UNCHANGED, String.join(",", unchanged));
     }
-    return upsampling + ", " + rings + ", " + unchanged.size() + " states passed through unchanged";
+    List<String> applied = new java.util.ArrayList<>();
+    if (layers > 0) {
+      applied.add("upsampling ConvTranspose as Conv");
+    }
+    if (resized) {
+      applied.add("attention caches as long as the context needs");
+    }
+    if (!unchanged.isEmpty()) {
+      applied.add("states passed through unchanged not carried");
+    }
+    return new Outcome(
+        upsampling + ", " + rings + ", " + unchanged.size() + " states passed through unchanged",
+        String.join(", ", applied));
   }
 
   /**
    * The encoder's two rewrites ({@link BandedAttentionRewrite}, {@link CausalPadRewrite}); either
    * may find nothing, not both.
    */
-  private static String encoder(GraphEditor g) {
+  private static Outcome encoder(GraphEditor g) {
     int pads = CausalPadRewrite.apply(g);
     String attention;
+    List<String> applied = new java.util.ArrayList<>();
     try {
       attention = BandedAttentionRewrite.apply(g) + " attention layers";
+      applied.add("attention over each query's context only");
     } catch (NotRecognized e) {
       if (pads == 0) {
         throw new NotRecognized(e.getMessage() + "; no convolution reads zero padding");
       }
       attention = "attention as it is: " + e.getMessage();
     }
-    return attention + ", " + pads + " zero paddings inside convolutions";
+    if (pads > 0) {
+      applied.add("zero padding inside the convolutions");
+    }
+    return new Outcome(
+        attention + ", " + pads + " zero paddings inside convolutions", String.join(", ", applied));
   }
 
   private static void write(List<ByteBuffer> pieces, Path file) throws IOException {

@@ -217,13 +217,12 @@ public final class PocketTtsEngine implements AutoCloseable {
                 p.file() != null
                     ? Graph.open(env, name, p.file(), options)
                     : Graph.open(env, name, file, p.bytes(), options);
-            rewrites.put(name, rewrite.what);
+            // what applied, as the rewritten file says (files cached before it said so: all)
+            String what = g.metadata(GraphRewrite.APPLIED);
+            what = what == null || what.isBlank() ? rewrite.what : what;
+            rewrites.put(name, what);
             log.info(
-                "{}: {} ({}; {} ms)",
-                name,
-                rewrite.what,
-                p.note(),
-                (System.nanoTime() - t0) / 1_000_000);
+                "{}: {} ({}; {} ms)", name, what, p.note(), (System.nanoTime() - t0) / 1_000_000);
           } catch (EngineException e) {
             GraphRewrite.discard(p);
             log.warn(

@@ -100,6 +100,11 @@ class CausalPadRewriteTest {
     GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.ENCODER);
     assertThat(p.rewritten()).isTrue();
     assertThat(p.note()).contains("attention as it is: no Softmax", "3 zero paddings");
+    try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+        Graph g = Graph.open(OrtEnvironment.getEnvironment(), "mimi_encoder", p.file(), o)) {
+      assertThat(g.metadata(GraphRewrite.APPLIED))
+          .isEqualTo("zero padding inside the convolutions");
+    }
     assertThat(run(p.file(), length)).containsExactly(expected);
     GraphEditor g = parse(p.file());
     assertThat(g.nodes()).noneMatch(n -> GraphEditor.is(n, "Concat"));

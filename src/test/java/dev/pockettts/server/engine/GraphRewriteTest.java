@@ -70,12 +70,21 @@ class GraphRewriteTest {
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
       // the tiny decoder is rewritten for its states alone: it passes all but two through
       assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main", "mimi_decoder");
+      // and says so: not the upsampling and attention caches it has none of
+      assertThat(e.rewrittenGraphs())
+          .containsEntry("mimi_decoder", "states passed through unchanged not carried")
+          .containsEntry("flow_lm_main", GraphRewrite.Kind.KV_CACHE.what);
       assertThat(e.flowLm().inPlace()).isTrue();
       assertThat(e.flowLm().resizable()).isTrue();
       // a run's caches hold the positions it reaches, rounded up to a power of two (at least 64)
       assertThat(e.flowLm().specsFor(100).get(0).shape()).containsExactly(2, 1, 128, 2, 4);
       assertThat(e.flowLm().specsFor(10).get(0).shape()).containsExactly(2, 1, 64, 2, 4);
       assertThat(e.flowLm().specsFor(300).get(0).shape()).containsExactly(2, 1, 512, 2, 4);
+    }
+    try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      // the same words from the cached files
+      assertThat(e.rewrittenGraphs())
+          .containsEntry("mimi_decoder", "states passed through unchanged not carried");
     }
   }
 

@@ -263,6 +263,8 @@ class RingCacheRewriteTest {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions();
         Graph g = Graph.open(env, "mimi_decoder", p.file(), o)) {
+      assertThat(g.metadata(GraphRewrite.APPLIED))
+          .isEqualTo("attention caches as long as the context needs");
       assertThat(g.metadata(RingCacheRewrite.RINGS)).isEqualTo("state_0");
       assertThat(g.metadata(RingCacheRewrite.CAPACITY)).isEqualTo("40");
       assertThat(g.metadata(RingCacheRewrite.CONTEXT)).isEqualTo("6");
