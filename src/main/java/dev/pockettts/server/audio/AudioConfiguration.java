@@ -12,10 +12,36 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 class AudioConfiguration {
 
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(AudioConfiguration.class);
+
   @Bean(destroyMethod = "destroyAll")
   Ffmpeg ffmpeg(ServerSettings settings) {
     Ffmpeg.deleteStaleUploads();
-    return Ffmpeg.locate(settings.ffmpegPath());
+    Ffmpeg ffmpeg = Ffmpeg.locate(settings.ffmpegPath());
+    if (settings.ffmpegPath() != null) {
+      return ffmpeg; // the administrator's binary, used as given
+    }
+    // JAVE's binary, unpacked into the temporary folder at run time, is run once: in the
+    // background, so the start does not wait for it and no request pays for the first process
+    Thread check =
+        new Thread(
+            () -> {
+              Ffmpeg.Check c = ffmpeg.selfCheck(10_000);
+              if (c.runs()) {
+                log.info("FFmpeg at {} runs: {}", ffmpeg.executable(), c.detail());
+              } else {
+                log.warn(
+                    "FFmpeg at {} does not run ({}); MP3, OGG, Opus, AAC and FLAC output, other"
+                        + " speeds and uploaded recordings fail until it does; WAV and PCM work",
+                    ffmpeg.executable(),
+                    c.detail());
+              }
+            },
+            "ffmpeg-check");
+    check.setDaemon(true);
+    check.start();
+    return ffmpeg;
   }
 
   /**

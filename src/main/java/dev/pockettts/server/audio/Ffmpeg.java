@@ -68,9 +68,15 @@ public final class Ffmpeg {
 
   private final String executable;
 
+  /** Why the binary cannot be started, once a {@link #selfCheck} found it so; else null. */
+  private volatile String cannotStart;
+
   private Ffmpeg(String executable) {
     this.executable = executable;
   }
+
+  /** What {@link #selfCheck} found: whether FFmpeg ran, and its version line or what went wrong. */
+  public record Check(boolean runs, String detail) {}
 
   /** FFmpeg at {@code path}, or JAVE's bundled binary when null. */
   public static Ffmpeg locate(String path) {
@@ -84,10 +90,76 @@ public final class Ffmpeg {
     return executable;
   }
 
-  /** True when the binary is there to run (cheap; checked before each response that needs it). */
+  /**
+   * True when the binary is there to run (cheap; checked before each response that needs it): a
+   * regular, executable file that {@link #selfCheck}, if it ran, could start.
+   */
   public boolean present() {
     Path p = Path.of(executable);
-    return java.nio.file.Files.isRegularFile(p) && java.nio.file.Files.isExecutable(p);
+    return cannotStart == null
+        && java.nio.file.Files.isRegularFile(p)
+        && java.nio.file.Files.isExecutable(p);
+  }
+
+  /**
+   * Runs {@code ffmpeg -version} once, so that a binary the system will not start (a temporary
+   * folder mounted {@code noexec}, where JAVE unpacks it; a binary for another CPU) is known when
+   * the server starts rather than at the first MP3 or upload: {@link #present} is then false and
+   * those requests get a 503 that says FFmpeg is missing. A binary that starts but fails or hangs
+   * is only reported (it may be a passing state). The first process a JVM starts costs about 100 ms
+   * more than later ones; this one is started in the background at start, not in a request.
+   */
+  public Check selfCheck(long timeoutMillis) {
+    Process p;
+    try {
+      p = start(command("-version"));
+    } catch (IOException e) {
+      cannotStart = e.getMessage();
+      return new Check(false, e.getMessage());
+    }
+    java.util.concurrent.atomic.AtomicBoolean killed =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.ScheduledFuture<?> watchdog =
+        WATCHDOG.schedule(
+            () -> {
+              killed.set(true);
+              kill(p);
+            },
+            timeoutMillis,
+            TimeUnit.MILLISECONDS);
+    StderrTail err = new StderrTail(p.getErrorStream());
+    err.start();
+    String first = null;
+    try {
+      p.getOutputStream().close();
+      try (java.io.BufferedReader out =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        first = out.readLine();
+        out.transferTo(java.io.Writer.nullWriter());
+      }
+      p.waitFor();
+      err.join(1000);
+    } catch (IOException e) {
+      kill(p);
+      if (!killed.get()) { // else the kill at the deadline closed the stream
+        return new Check(false, "cannot read ffmpeg -version: " + e.getMessage());
+      }
+    } catch (InterruptedException e) {
+      kill(p);
+      Thread.currentThread().interrupt();
+      return new Check(false, "interrupted");
+    } finally {
+      watchdog.cancel(false);
+    }
+    if (killed.get()) {
+      return new Check(false, "ffmpeg -version did not end within " + timeoutMillis + " ms");
+    }
+    if (p.exitValue() != 0 || first == null) {
+      return new Check(
+          false, "ffmpeg -version exited with status " + p.exitValue() + ": " + err.text());
+    }
+    return new Check(true, first.strip());
   }
 
   /**
