@@ -117,16 +117,7 @@ public final class Ffmpeg {
       cannotStart = e.getMessage();
       return new Check(false, e.getMessage());
     }
-    java.util.concurrent.atomic.AtomicBoolean killed =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.ScheduledFuture<?> watchdog =
-        WATCHDOG.schedule(
-            () -> {
-              killed.set(true);
-              kill(p);
-            },
-            timeoutMillis,
-            TimeUnit.MILLISECONDS);
+    Deadline deadline = Deadline.kill(p, timeoutMillis);
     StderrTail err = new StderrTail(p.getErrorStream());
     err.start();
     String first = null;
@@ -142,7 +133,7 @@ public final class Ffmpeg {
       err.join(1000);
     } catch (IOException e) {
       kill(p);
-      if (!killed.get()) { // else the kill at the deadline closed the stream
+      if (!deadline.passed()) { // else the kill at the deadline closed the stream
         return new Check(false, "cannot read ffmpeg -version: " + e.getMessage());
       }
     } catch (InterruptedException e) {
@@ -150,9 +141,9 @@ public final class Ffmpeg {
       Thread.currentThread().interrupt();
       return new Check(false, "interrupted");
     } finally {
-      watchdog.cancel(false);
+      deadline.cancel();
     }
-    if (killed.get()) {
+    if (deadline.passed()) {
       return new Check(false, "ffmpeg -version did not end within " + timeoutMillis + " ms");
     }
     if (p.exitValue() != 0 || first == null) {
@@ -362,17 +353,8 @@ public final class Ffmpeg {
             "pipe:1"));
     long timeout = Math.max(1, Math.min(timeoutMillis, DECODE_TIMEOUT_SECONDS * 1000));
     Process p = start(cmd);
-    java.util.concurrent.atomic.AtomicBoolean killed =
-        new java.util.concurrent.atomic.AtomicBoolean();
     // the deadline is enforced by killing the process: a read of its output blocks until then
-    java.util.concurrent.ScheduledFuture<?> watchdog =
-        WATCHDOG.schedule(
-            () -> {
-              killed.set(true);
-              kill(p);
-            },
-            timeout,
-            TimeUnit.MILLISECONDS);
+    Deadline deadline = Deadline.kill(p, timeout);
     StderrTail err = new StderrTail(p.getErrorStream());
     err.start();
     byte[] pcm;
@@ -383,8 +365,7 @@ public final class Ffmpeg {
         pcm = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit));
       }
       if (!p.waitFor(timeout, TimeUnit.MILLISECONDS)) {
-        killed.set(true);
-        kill(p);
+        deadline.expire();
       }
       err.join(1000);
     } catch (InterruptedException e) {
@@ -395,9 +376,9 @@ public final class Ffmpeg {
       kill(p);
       throw e;
     } finally {
-      watchdog.cancel(false);
+      deadline.cancel();
     }
-    if (killed.get()) {
+    if (deadline.passed()) {
       throw new DeadlineExceededException(
           "decoding the upload took longer than " + timeout / 1000.0 + " s");
     }
@@ -457,6 +438,38 @@ public final class Ffmpeg {
   }
 
   /** Keeps the last few kB of a process's stderr. */
+  /** A process killed when its time is up, unless cancelled first. */
+  private static final class Deadline {
+    private final Process process;
+    private final java.util.concurrent.atomic.AtomicBoolean killed =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.ScheduledFuture<?> task;
+
+    private Deadline(Process process, long millis) {
+      this.process = process;
+      this.task = WATCHDOG.schedule(this::expire, millis, TimeUnit.MILLISECONDS);
+    }
+
+    static Deadline kill(Process p, long millis) {
+      return new Deadline(p, millis);
+    }
+
+    /** Ends the process now as one past its time. */
+    void expire() {
+      killed.set(true);
+      Ffmpeg.kill(process);
+    }
+
+    /** Whether the process was killed because its time was up. */
+    boolean passed() {
+      return killed.get();
+    }
+
+    void cancel() {
+      task.cancel(false);
+    }
+  }
+
   private static final class StderrTail extends Thread {
     private final InputStream in;
     private final ByteArrayOutputStream tail = new ByteArrayOutputStream();
