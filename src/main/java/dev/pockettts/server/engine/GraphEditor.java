@@ -5,6 +5,7 @@ import dev.pockettts.server.engine.onnx.Attribute;
 import dev.pockettts.server.engine.onnx.Graph;
 import dev.pockettts.server.engine.onnx.Model;
 import dev.pockettts.server.engine.onnx.Node;
+import dev.pockettts.server.engine.onnx.OperatorSet;
 import dev.pockettts.server.engine.onnx.StringEntry;
 import dev.pockettts.server.engine.onnx.Tensor;
 import dev.pockettts.server.engine.onnx.ValueInfo;
@@ -43,6 +44,7 @@ final class GraphEditor {
   private static final Set<String> SUBGRAPH_OPS = Set.of("If", "Loop", "Scan");
 
   private final Map<String, Map<Integer, String>> symbolicDims = new HashMap<>();
+  private final Map<String, Long> addedDomains = new LinkedHashMap<>();
   private int fresh;
 
   GraphEditor(Model model) {
@@ -380,6 +382,13 @@ final class GraphEditor {
     return a.build();
   }
 
+  /** Makes the built model import operator set {@code domain} at {@code version} if it does not. */
+  void useDomain(String domain, long version) {
+    if (model.getOpsetImportList().stream().noneMatch(o -> o.getDomain().equals(domain))) {
+      addedDomains.put(domain, version);
+    }
+  }
+
   /** Replaces {@code old} by {@code replacements} (in that order, where {@code old} stood). */
   void replace(Node old, List<Node> replacements) {
     int at = indexOf(old);
@@ -469,6 +478,8 @@ final class GraphEditor {
       g.clearInitializer().addAllInitializer(kept);
     }
     Model.Builder m = model.toBuilder().setGraph(g);
+    addedDomains.forEach(
+        (d, v) -> m.addOpsetImport(OperatorSet.newBuilder().setDomain(d).setVersion(v)));
     Map<String, String> meta = new LinkedHashMap<>();
     for (StringEntry e : model.getMetadataPropsList()) {
       meta.put(e.getKey(), e.getValue());

@@ -19,11 +19,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The load-time rewrites of the published graphs ({@link KvCacheRewrite} for the flow LM, {@link
  * ConvTransposeRewrite} and {@link RingCacheRewrite} for the Mimi decoder, {@link
- * BandedAttentionRewrite} and {@link CausalPadRewrite} for the Mimi encoder): the rewritten graph
- * is an ONNX graph run by ONNX Runtime like the original, written once beside it as {@code
- * <graph>.rewritten-<rewrite>-<first 16 hex digits of the source's SHA-256>.onnx} (kept in memory
- * when the folder is read-only), so another export or another version of a file never meets a stale
- * rewrite. A graph the rewrite does not recognise runs unmodified, and the log says why.
+ * BandedAttentionRewrite}, {@link CausalPadRewrite} and {@link ResidualConvRewrite} for the Mimi
+ * encoder): the rewritten graph is an ONNX graph run by ONNX Runtime like the original, written
+ * once beside it as {@code <graph>.rewritten-<rewrite>-<first 16 hex digits of the source's
+ * SHA-256>.onnx} (kept in memory when the folder is read-only), so another export or another
+ * version of a file never meets a stale rewrite. A graph the rewrite does not recognise runs
+ * unmodified, and the log says why.
  */
 final class GraphRewrite {
 
@@ -54,7 +55,9 @@ final class GraphRewrite {
     DECODER(
         "dec1", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
     ENCODER(
-        "band2", "attention over each query's context only, zero padding inside the convolutions");
+        "band3",
+        "attention over each query's context only, zero padding inside the convolutions,"
+            + " residual additions inside the convolutions");
 
     final String tag;
     final String what;
@@ -197,27 +200,39 @@ final class GraphRewrite {
   }
 
   /**
-   * The encoder's two rewrites ({@link BandedAttentionRewrite}, {@link CausalPadRewrite}); either
-   * may find nothing, not both.
+   * The encoder's three rewrites ({@link BandedAttentionRewrite}, {@link CausalPadRewrite}, {@link
+   * ResidualConvRewrite}, the last after the padding one, whose convolutions it must see); some may
+   * find nothing, not all.
    */
   private static Outcome encoder(GraphEditor g) {
     int pads = CausalPadRewrite.apply(g);
+    int residuals = ResidualConvRewrite.apply(g);
     String attention;
     List<String> applied = new java.util.ArrayList<>();
     try {
       attention = BandedAttentionRewrite.apply(g) + " attention layers";
       applied.add("attention over each query's context only");
     } catch (NotRecognized e) {
-      if (pads == 0) {
-        throw new NotRecognized(e.getMessage() + "; no convolution reads zero padding");
+      if (pads == 0 && residuals == 0) {
+        throw new NotRecognized(
+            e.getMessage() + "; no convolution reads zero padding; no residual addition");
       }
       attention = "attention as it is: " + e.getMessage();
     }
     if (pads > 0) {
       applied.add("zero padding inside the convolutions");
     }
+    if (residuals > 0) {
+      applied.add("residual additions inside the convolutions");
+    }
     return new Outcome(
-        attention + ", " + pads + " zero paddings inside convolutions", String.join(", ", applied));
+        attention
+            + ", "
+            + pads
+            + " zero paddings inside convolutions, "
+            + residuals
+            + " residual additions inside convolutions",
+        String.join(", ", applied));
   }
 
   private static void write(List<ByteBuffer> pieces, Path file) throws IOException {
