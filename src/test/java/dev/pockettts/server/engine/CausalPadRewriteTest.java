@@ -6,10 +6,8 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,15 +21,6 @@ class CausalPadRewriteTest {
 
   @TempDir Path tmp;
 
-  private static float[] random(int n, long seed) {
-    Random r = new Random(seed);
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) r.nextGaussian();
-    }
-    return v;
-  }
-
   /**
    * Two causal convolutions as the export writes them (a kernel-3 one, then a strided kernel-6 one
    * with a pad of its own after), and a third whose front is {@code front}: zeros when {@code
@@ -42,12 +31,12 @@ class CausalPadRewriteTest {
         .input("x", GraphEditor.FLOAT, 1, 2, -1)
         .output("y", GraphEditor.FLOAT, 1, 2, -1)
         .floats("z1", new float[2 * 2], 1, 2, 2)
-        .floats("w1", random(3 * 2 * 3, 1), 3, 2, 3)
-        .floats("b1", random(3, 2), 3)
+        .floats("w1", OnnxModels.random(3 * 2 * 3, 1), 3, 2, 3)
+        .floats("b1", OnnxModels.random(3, 2), 3)
         .floats("z2", new float[3 * 4], 1, 3, 4)
-        .floats("w2", random(2 * 3 * 6, 3), 2, 3, 6)
+        .floats("w2", OnnxModels.random(2 * 3 * 6, 3), 2, 3, 6)
         .floats("front", zeroFront ? new float[2] : new float[] {1f, 1f}, 1, 2, 1)
-        .floats("w3", random(2 * 2 * 2, 4), 2, 2, 2)
+        .floats("w3", OnnxModels.random(2 * 2 * 2, 4), 2, 2, 2)
         .node(
             "Concat",
             new String[] {"z1", "x"},
@@ -79,17 +68,14 @@ class CausalPadRewriteTest {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession s = env.createSession(file.toString(), new OrtSession.SessionOptions());
         OnnxTensor x =
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(random(2 * t, t)), new long[] {1, 2, t});
+            OnnxTensor.createTensor(
+                env, FloatBuffer.wrap(OnnxModels.random(2 * t, t)), new long[] {1, 2, t});
         OrtSession.Result out = s.run(Map.of("x", x))) {
       FloatBuffer y = ((OnnxTensor) out.get(0)).getFloatBuffer();
       float[] values = new float[y.remaining()];
       y.get(values);
       return values;
     }
-  }
-
-  private static GraphEditor parse(Path file) throws Exception {
-    return GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(file)));
   }
 
   @ParameterizedTest
@@ -106,7 +92,7 @@ class CausalPadRewriteTest {
           .isEqualTo("zero padding inside the convolutions");
     }
     assertThat(run(p.file(), length)).containsExactly(expected);
-    GraphEditor g = parse(p.file());
+    GraphEditor g = OnnxModels.parse(p.file());
     assertThat(g.nodes()).noneMatch(n -> GraphEditor.is(n, "Concat"));
     assertThat(g.nodes())
         .filteredOn(n -> GraphEditor.is(n, "Conv"))
@@ -121,7 +107,9 @@ class CausalPadRewriteTest {
     GraphRewrite.Prepared p = GraphRewrite.prepare(plain, GraphRewrite.Kind.ENCODER);
     assertThat(p.note()).contains("2 zero paddings");
     assertThat(run(p.file(), 9)).containsExactly(expected);
-    assertThat(parse(p.file()).nodes()).filteredOn(n -> GraphEditor.is(n, "Concat")).hasSize(1);
+    assertThat(OnnxModels.parse(p.file()).nodes())
+        .filteredOn(n -> GraphEditor.is(n, "Concat"))
+        .hasSize(1);
   }
 
   @Test
@@ -132,7 +120,7 @@ class CausalPadRewriteTest {
             .output("y", GraphEditor.FLOAT, 1, 1, -1)
             .output("c", GraphEditor.FLOAT, 1, 1, -1)
             .floats("z", new float[2], 1, 1, 2)
-            .floats("w", random(3, 5), 1, 1, 3)
+            .floats("w", OnnxModels.random(3, 5), 1, 1, 3)
             .node(
                 "Concat",
                 new String[] {"z", "x"},

@@ -20,6 +20,21 @@ final class OnnxModels {
 
   private final Graph.Builder graph = Graph.newBuilder().setName("test");
 
+  /** {@code n} standard normal values from {@code seed}. */
+  static float[] random(int n, long seed) {
+    java.util.Random r = new java.util.Random(seed);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    return v;
+  }
+
+  /** The model in {@code file}, parsed for the rewrites. */
+  static GraphEditor parse(Path file) throws IOException {
+    return GraphEditor.parse(ByteBuffer.wrap(Files.readAllBytes(file)));
+  }
+
   OnnxModels input(String name, int type, long... dims) {
     graph.addInput(value(name, type, dims));
     return this;

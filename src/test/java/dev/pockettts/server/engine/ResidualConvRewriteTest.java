@@ -6,12 +6,10 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,15 +24,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ResidualConvRewriteTest {
 
   @TempDir Path tmp;
-
-  private static float[] random(int n, long seed) {
-    Random r = new Random(seed);
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) r.nextGaussian();
-    }
-    return v;
-  }
 
   /**
    * A residual block as the export writes it after the padding rewrite (output {@code block}), and
@@ -51,13 +40,13 @@ class ResidualConvRewriteTest {
         .output("narrow", GraphEditor.FLOAT, 1, 2, -1)
         .output("shared", GraphEditor.FLOAT, 1, 2, -1)
         .output("sharedConv", GraphEditor.FLOAT, 1, 2, -1)
-        .floats("w1", random(3 * 2 * 3, 1), 3, 2, 3)
-        .floats("b1", random(3, 2), 3)
-        .floats("w2", random(2 * 3, 3), 2, 3, 1)
-        .floats("b2", random(2, 4), 2)
-        .floats("w3", random(2 * 2 * 2, 5), 2, 2, 2)
-        .floats("c", random(2, 6), 1, 2, 1)
-        .floats("w4", random(2, 7), 1, 2, 1)
+        .floats("w1", OnnxModels.random(3 * 2 * 3, 1), 3, 2, 3)
+        .floats("b1", OnnxModels.random(3, 2), 3)
+        .floats("w2", OnnxModels.random(2 * 3, 3), 2, 3, 1)
+        .floats("b2", OnnxModels.random(2, 4), 2)
+        .floats("w3", OnnxModels.random(2 * 2 * 2, 5), 2, 2, 2)
+        .floats("c", OnnxModels.random(2, 6), 1, 2, 1)
+        .floats("w4", OnnxModels.random(2, 7), 1, 2, 1)
         .node("Elu", new String[] {"x"}, new String[] {"e0"})
         .node(
             "Conv",
@@ -101,7 +90,8 @@ class ResidualConvRewriteTest {
     Map<String, float[]> outputs = new LinkedHashMap<>();
     try (OrtSession s = env.createSession(file.toString(), new OrtSession.SessionOptions());
         OnnxTensor x =
-            OnnxTensor.createTensor(env, FloatBuffer.wrap(random(2 * t, t)), new long[] {1, 2, t});
+            OnnxTensor.createTensor(
+                env, FloatBuffer.wrap(OnnxModels.random(2 * t, t)), new long[] {1, 2, t});
         OrtSession.Result out = s.run(Map.of("x", x))) {
       for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : out) {
         FloatBuffer y = ((OnnxTensor) e.getValue()).getFloatBuffer();
@@ -111,10 +101,6 @@ class ResidualConvRewriteTest {
       }
     }
     return outputs;
-  }
-
-  private static GraphEditor parse(Path file) throws Exception {
-    return GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(file)));
   }
 
   @ParameterizedTest
@@ -146,7 +132,7 @@ class ResidualConvRewriteTest {
     for (String name : List.of("bias", "mean", "narrow", "shared", "sharedConv")) {
       assertThat(actual.get(name)).as(name).containsExactly(expected.get(name));
     }
-    GraphEditor g = parse(p.file());
+    GraphEditor g = OnnxModels.parse(p.file());
     assertThat(g.nodes())
         .filteredOn(n -> n.getOpType().equals("FusedConv"))
         .singleElement()
@@ -169,8 +155,8 @@ class ResidualConvRewriteTest {
         new OnnxModels()
             .input("x", GraphEditor.FLOAT, 1, 1, 2)
             .output("y", GraphEditor.FLOAT, 1, 1, 2)
-            .floats("w1", random(2, 8), 1, 1, 2)
-            .floats("w2", random(1, 9), 1, 1, 1)
+            .floats("w1", OnnxModels.random(2, 8), 1, 1, 2)
+            .floats("w2", OnnxModels.random(1, 9), 1, 1, 1)
             .node(
                 "Conv",
                 new String[] {"x", "w1"},
