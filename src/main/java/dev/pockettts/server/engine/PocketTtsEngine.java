@@ -392,6 +392,10 @@ public final class PocketTtsEngine implements AutoCloseable {
 
   /** As {@link #voiceFromFile}, for the bytes of such a file; {@code what} names it in messages. */
   public VoiceState voiceFromSafetensors(java.nio.ByteBuffer data, String what) {
+    return working(() -> voiceFromTensors(data, what));
+  }
+
+  private VoiceState voiceFromTensors(java.nio.ByteBuffer data, String what) {
     Map<String, Safetensors.Tensor> tensors = Safetensors.parse(data, what);
     Safetensors.Tensor prompt = tensors.get("audio_prompt");
     if (prompt != null) {
@@ -427,6 +431,23 @@ public final class PocketTtsEngine implements AutoCloseable {
 
   /** A voice state from reference audio: mono float PCM at the model's sample rate. */
   public VoiceState voiceFromAudio(float[] pcm) {
+    return working(() -> encodeVoice(pcm));
+  }
+
+  /**
+   * Runs {@code work} as a piece of the engine's work: the C heap is trimmed once the engine has
+   * been idle for a while after it ({@link NativeHeap#idle}).
+   */
+  private static <T> T working(java.util.function.Supplier<T> work) {
+    NativeHeap.busy();
+    try {
+      return work.get();
+    } finally {
+      NativeHeap.idle();
+    }
+  }
+
+  private VoiceState encodeVoice(float[] pcm) {
     if (cloningUnavailable != null) {
       throw new CloningUnavailableException(cloningUnavailable);
     }
@@ -568,6 +589,15 @@ public final class PocketTtsEngine implements AutoCloseable {
       GenerationParams params,
       PcmSink sink,
       Cancellation cancel) {
+    return working(() -> pipelined(chunks, voice, params, sink, cancel));
+  }
+
+  private SynthesisResult pipelined(
+      List<TextChunk> chunks,
+      VoiceState voice,
+      GenerationParams params,
+      PcmSink sink,
+      Cancellation cancel) {
     long start = System.nanoTime();
     BlockingQueue<Object> handoff = new ArrayBlockingQueue<>(HANDOFF_CAPACITY);
     AtomicLong firstPcm = new AtomicLong(-1);
@@ -660,6 +690,11 @@ public final class PocketTtsEngine implements AutoCloseable {
    * pipeline.
    */
   public SynthesisResult synthesizeSequential(
+      String text, VoiceState voice, GenerationParams params, PcmSink sink) {
+    return working(() -> sequential(text, voice, params, sink));
+  }
+
+  private SynthesisResult sequential(
       String text, VoiceState voice, GenerationParams params, PcmSink sink) {
     List<TextChunk> chunks = chunk(text, params);
     long start = System.nanoTime();

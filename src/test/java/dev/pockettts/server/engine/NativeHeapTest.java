@@ -49,4 +49,53 @@ class NativeHeapTest {
     assertThat(trimmer).isNotNull();
     assertThat(trimmer.isDaemon()).isTrue();
   }
+
+  private static boolean awaitIdleTrims(long above, long millis) throws InterruptedException {
+    long until = System.nanoTime() + millis * 1_000_000;
+    while (NativeHeap.idleTrims() <= above && System.nanoTime() < until) {
+      Thread.sleep(10);
+    }
+    return NativeHeap.idleTrims() > above;
+  }
+
+  @Test
+  void theHeapIsTrimmedOnceTheEngineHasBeenIdleAndNotWhileItWorks() throws Exception {
+    assumeTrue(NativeHeap.trim() != null, "trimming is unavailable here");
+    java.time.Duration saved = NativeHeap.idleDelay;
+    NativeHeap.idleDelay = java.time.Duration.ofMillis(300);
+    try {
+      long before = NativeHeap.idleTrims();
+      NativeHeap.busy();
+      NativeHeap.idle();
+      NativeHeap.busy(); // new work within the delay: the trim waits for it
+      Thread.sleep(600);
+      assertThat(NativeHeap.idleTrims()).isEqualTo(before);
+      NativeHeap.busy(); // two at once: the end of one is not idle
+      NativeHeap.idle();
+      Thread.sleep(600);
+      assertThat(NativeHeap.idleTrims()).isEqualTo(before);
+      NativeHeap.idle();
+      assertThat(awaitIdleTrims(before, 5_000)).isTrue();
+      Thread.sleep(600);
+      assertThat(NativeHeap.idleTrims()).as("one trim per idle period").isEqualTo(before + 1);
+    } finally {
+      NativeHeap.idleDelay = saved;
+    }
+  }
+
+  @Test
+  void aSynthesisIsFollowedByAnIdleTrim() throws Exception {
+    assumeTrue(NativeHeap.trim() != null, "trimming is unavailable here");
+    java.time.Duration saved = NativeHeap.idleDelay;
+    NativeHeap.idleDelay = java.time.Duration.ofMillis(50);
+    try (PocketTtsEngine engine = TinyModels.bundle()) {
+      VoiceState voice = engine.voiceFromAudio(new float[TinyModels.SAMPLES_PER_FRAME * 4]);
+      Thread.sleep(300); // the voice's own idle trim has run by now
+      long before = NativeHeap.idleTrims();
+      engine.synthesize("Hello there.", voice, GenerationParams.defaults(), s -> {}, null);
+      assertThat(awaitIdleTrims(before, 5_000)).isTrue();
+    } finally {
+      NativeHeap.idleDelay = saved;
+    }
+  }
 }
