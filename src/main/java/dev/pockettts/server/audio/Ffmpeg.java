@@ -437,7 +437,6 @@ public final class Ffmpeg {
     }
   }
 
-  /** Keeps the last few kB of a process's stderr. */
   /** A process killed when its time is up, unless cancelled first. */
   private static final class Deadline {
     private final Process process;
@@ -470,6 +469,7 @@ public final class Ffmpeg {
     }
   }
 
+  /** Keeps the last few kB of a process's stderr. */
   private static final class StderrTail extends Thread {
     private final InputStream in;
     private final ByteArrayOutputStream tail = new ByteArrayOutputStream();
