@@ -208,6 +208,28 @@ def kv_cache_update(p, cache, cache_out, step, end, keys, values):
     ]
 
 
+def attention_sums(p):
+    """The sums of the keys and of the values over the used prefix [0, end), read through the
+    export's attention (scripts/export_flow_lm.py) in kind: keys transposed to [1, H, D, end] and
+    scaled (`Mul`), scores `MatMul(q, keys)`; values transposed to [1, H, end, D] and weighted by a
+    `MatMul`. The queries are half the identity (one per key component) and the keys are scaled by
+    one half, so the scores summed over the positions are a quarter of the keys' sums; the weights
+    are all 1, so the weighted values are the values' sums. The engine rewrites this attention, and
+    the tests prove the rewritten graph computes the same. Leaves p+"k_sum" and p+"v_sum"."""
+    return [
+        helper.make_node("Transpose", [p + "k_used"], [p + "att_kt"], perm=[0, 2, 3, 1]),
+        helper.make_node("Mul", [p + "att_kt", "att_scale"], [p + "att_ks"]),
+        helper.make_node("MatMul", ["att_q", p + "att_ks"], [p + "att_scores"]),
+        helper.make_node("ReduceSum", [p + "att_scores", "att_ax3"], [p + "att_k4"], keepdims=0),
+        helper.make_node("Mul", [p + "att_k4", "att_four"], [p + "k_sum"]),
+        helper.make_node("ReduceSum", [p + "att_scores", "att_ax2"], [p + "att_row"], keepdims=1),
+        helper.make_node("Mul", [p + "att_row", "att_zero"], [p + "att_row0"]),
+        helper.make_node("Add", [p + "att_row0", "att_one"], [p + "att_w"]),
+        helper.make_node("Transpose", [p + "v_used"], [p + "att_vt"], perm=[0, 2, 1, 3]),
+        helper.make_node("MatMul", [p + "att_w", p + "att_vt"], [p + "v_sum"]),
+    ]
+
+
 def flow_lm_main(expect_bbv, layers=LAYERS):
     feat = HEADS * HEAD_DIM  # 8 feature channels per cache position
     assert feat == 8
@@ -249,6 +271,10 @@ def flow_lm_main(expect_bbv, layers=LAYERS):
         const("kv0", np.zeros((1, 1, 1), dtype=np.int64)), const("kv1", np.ones((1, 1, 1), dtype=np.int64)),
         const("b0", np.zeros((1, 1), dtype=np.int64)), const("sc0", np.int64(0)), const("sc1", np.int64(1)),
         const("one", i64([1])), const("start0", i64([0])), const("idx_shape", i64([1, 1, -1])),
+        const("att_scale", f32([0.5])), const("att_four", f32([4.0])),
+        const("att_q", np.broadcast_to(0.5 * np.eye(HEAD_DIM, dtype=np.float32), (1, HEADS, HEAD_DIM, HEAD_DIM)).copy()),
+        const("att_ax2", i64([2])), const("att_ax3", i64([3])),
+        const("att_zero", f32([0.0])), const("att_one", f32([1.0])),
     ]
     inputs = [
         helper.make_tensor_value_info("sequence", TensorProto.FLOAT, [1, "seq_len", LATENT]),
@@ -281,10 +307,8 @@ def flow_lm_main(expect_bbv, layers=LAYERS):
                 helper.make_node("Identity", [p + "end"], [out]),
             ]
             nodes += kv_cache_update(p, cache_name, cache_out, name, p + "end", p + "keys", p + "values")
+            nodes += attention_sums(p)
             nodes += [
-                # the sums of keys and values over the used prefix [0, end), read as the export does
-                helper.make_node("ReduceSum", [p + "k_used", "zero1_axis01"], [p + "k_sum"], keepdims=0),
-                helper.make_node("ReduceSum", [p + "v_used", "zero1_axis01"], [p + "v_sum"], keepdims=0),
                 helper.make_node("Reshape", [p + "k_sum", "feat_shape"], [p + "k_flat"]),
                 helper.make_node("Reshape", [p + "v_sum", "feat_shape"], [p + "v_flat"]),
                 helper.make_node("Sub", [p + "k_flat", p + "v_flat"], [p + "feat0"]),

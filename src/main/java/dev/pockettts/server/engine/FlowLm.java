@@ -43,6 +43,8 @@ final class FlowLm implements AutoCloseable {
   private final BufferPool pool;
   private final boolean inPlace;
   private final boolean resizable;
+  private final Map<String, SplitCacheRewrite.Split> split;
+  private final Map<String, Float> keyScales;
   private final Map<Integer, List<StateSpec>> sized =
       new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -82,6 +84,8 @@ final class FlowLm implements AutoCloseable {
     }
     this.emptySequence = Tensors.floats(env, new float[0], 1, 0, latentDim);
     this.emptyText = Tensors.floats(env, new float[0], 1, 0, conditioningDim);
+    this.split = splitCaches(main);
+    checkSplit(main, states, split);
     this.inPlace = inPlaceCaches(main, states);
     Set<String> shorter = resizableCaches(main);
     this.resizable =
@@ -93,6 +97,168 @@ final class FlowLm implements AutoCloseable {
         new BufferPool(
             states.stream().filter(st -> st.key().equals("cache")).mapToLong(StateSpec::bytes).sum()
                 * (inPlace ? 1 : 2));
+    this.keyScales = split.isEmpty() ? Map.of() : probeKeyScales();
+  }
+
+  /** The caches a rewrite ({@link SplitCacheRewrite}) split into scaled keys and values. */
+  static Map<String, SplitCacheRewrite.Split> splitCaches(Graph g) {
+    String listed = g.metadata(SplitCacheRewrite.SPLIT);
+    if (listed == null || listed.isBlank()) {
+      return Map.of();
+    }
+    Map<String, SplitCacheRewrite.Split> out = new java.util.LinkedHashMap<>();
+    for (String entry : listed.split(";")) {
+      SplitCacheRewrite.Split s = SplitCacheRewrite.Split.parse(entry);
+      out.put(s.cache(), s);
+    }
+    return out;
+  }
+
+  /** Every cache split, or none; the split states and outputs present. */
+  private static void checkSplit(
+      Graph main, List<StateSpec> states, Map<String, SplitCacheRewrite.Split> split) {
+    if (split.isEmpty()) {
+      return;
+    }
+    for (StateSpec s : states) {
+      if (s.key().equals("cache") != split.containsKey(s.inputName())) {
+        throw new IncompatibleModelException(
+            "flow_lm_main splits some caches but not " + s + " (a partly rewritten graph)");
+      }
+    }
+    for (SplitCacheRewrite.Split s : split.values()) {
+      for (String in : List.of(s.keys(), s.values())) {
+        if (main.input(in) == null) {
+          throw new IncompatibleModelException("flow_lm_main has no input " + in);
+        }
+      }
+      for (String out : List.of(s.keysOut(), s.valuesOut(), s.written(), s.scale())) {
+        if (!main.outputs().containsKey(out)) {
+          throw new IncompatibleModelException("flow_lm_main has no output " + out);
+        }
+      }
+    }
+  }
+
+  /**
+   * The factor each split cache's keys are kept multiplied by, as the graph computes it: read from
+   * one run on empty caches, so a voice's published keys are brought into the split layout with the
+   * very float the graph multiplies its new keys by.
+   */
+  private Map<String, Float> probeKeyScales() {
+    List<StateSpec> specs = specsFor(1);
+    VoiceState.Materialized empty = materialize(emptyState(), specs, Map.of());
+    Map<String, OnnxTensor> pinned = new HashMap<>();
+    Set<String> requested = new LinkedHashSet<>();
+    for (SplitCacheRewrite.Split s : split.values()) {
+      pinned.put(s.keysOut(), empty.tensors().get(s.keys()));
+      pinned.put(s.valuesOut(), empty.tensors().get(s.values()));
+      requested.add(s.scale());
+    }
+    try (OnnxTensor seq = Tensors.floats(env, new float[latentDim], 1, 1, latentDim)) {
+      Map<String, OnnxTensor> inputs = new HashMap<>(empty.tensors());
+      inputs.put(SEQUENCE, seq);
+      inputs.put(TEXT_EMBEDDINGS, emptyText);
+      Map<String, Float> out = new HashMap<>();
+      try (OrtSession.Result r = main.run(inputs, requested, pinned)) {
+        for (SplitCacheRewrite.Split s : split.values()) {
+          OnnxTensor t = Tensors.output(r, s.scale(), main.name());
+          java.nio.FloatBuffer f = t.getFloatBuffer();
+          if (f.remaining() != 1) {
+            throw new IncompatibleModelException(
+                "flow_lm_main scales the keys of "
+                    + s.cache()
+                    + " by "
+                    + f.remaining()
+                    + " values");
+          }
+          out.put(s.cache(), f.get(0));
+        }
+      }
+      return Map.copyOf(out);
+    } finally {
+      empty.release(pool);
+    }
+  }
+
+  /**
+   * {@code voice} at full size for {@code specs}: split caches (see {@link SplitCacheRewrite}) as
+   * three tensors over one pooled buffer, the cache input (read for shapes only) and views of its
+   * two halves holding the scaled, transposed keys and the values by head.
+   */
+  private VoiceState.Materialized materialize(
+      VoiceState voice, List<StateSpec> specs, Map<String, Float> scales) {
+    if (split.isEmpty()) {
+      return voice.materialize(env, specs, pool);
+    }
+    List<StateSpec> plain = specs.stream().filter(s -> !split.containsKey(s.inputName())).toList();
+    VoiceState.Materialized base = voice.materialize(env, plain, pool);
+    Map<String, OnnxTensor> tensors = new HashMap<>(base.tensors());
+    List<ByteBuffer> buffers = new ArrayList<>(base.buffers());
+    try {
+      for (StateSpec s : specs) {
+        SplitCacheRewrite.Split sp = split.get(s.inputName());
+        if (sp == null) {
+          continue;
+        }
+        VoiceState.Part part = voice.part(s.inputName());
+        if (part == null) {
+          throw new EngineException("voice state has no tensor for " + s);
+        }
+        ByteBuffer full = pool.acquire(Math.toIntExact(s.bytes()));
+        buffers.add(full);
+        long[] shape = s.shape();
+        long c = shape[2];
+        long h = shape[3];
+        long d = shape[4];
+        int half = Math.toIntExact(s.bytes() / 2);
+        if (part.shape()[2] > 0) {
+          splitLayout(part, (int) c, (int) h, (int) d, scales.get(s.inputName()), full);
+        }
+        ByteBuffer keys = full.slice(0, half).order(java.nio.ByteOrder.nativeOrder());
+        ByteBuffer values = full.slice(half, half).order(java.nio.ByteOrder.nativeOrder());
+        tensors.put(s.inputName(), Tensors.of(env, full, shape, OnnxJavaType.FLOAT));
+        tensors.put(sp.keys(), Tensors.of(env, keys, new long[] {1, h, d, c}, OnnxJavaType.FLOAT));
+        tensors.put(
+            sp.values(), Tensors.of(env, values, new long[] {1, h, c, d}, OnnxJavaType.FLOAT));
+      }
+    } catch (RuntimeException e) {
+      new VoiceState.Materialized(tensors, buffers).release(pool);
+      throw e;
+    }
+    return new VoiceState.Materialized(tensors, buffers);
+  }
+
+  /**
+   * Writes a cache's published compact form ({@code [2, 1, T, H, D]}, keys then values) into the
+   * split layout of a buffer of {@code c} positions: keys times {@code scale} as {@code [H, D, c]},
+   * then values as {@code [H, c, D]}; positions from T on are left as they are (never read).
+   */
+  private static void splitLayout(
+      VoiceState.Part part, int c, int h, int d, float scale, ByteBuffer full) {
+    int t = (int) part.shape()[2];
+    int inner = h * d;
+    java.nio.FloatBuffer src =
+        part.data().duplicate().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+    java.nio.FloatBuffer dst =
+        full.duplicate().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+    for (int hd = 0; hd < inner; hd++) {
+      int row = hd * c;
+      for (int p = 0; p < t; p++) {
+        dst.put(row + p, src.get(p * inner + hd) * scale);
+      }
+    }
+    int values = inner * c;
+    int from = t * inner;
+    for (int p = 0; p < t; p++) {
+      for (int head = 0; head < h; head++) {
+        int at = values + (head * c + p) * d;
+        int in = from + p * inner + head * d;
+        for (int k = 0; k < d; k++) {
+          dst.put(at + k, src.get(in + k));
+        }
+      }
+    }
   }
 
   /**
@@ -317,6 +483,7 @@ final class FlowLm implements AutoCloseable {
 
   /** Every manifest entry must be a graph input of the same dtype and shape. */
   static void checkAgainstGraph(Graph g, List<StateSpec> manifest) {
+    Map<String, SplitCacheRewrite.Split> split = splitCaches(g);
     for (StateSpec s : manifest) {
       TensorInfo t = g.input(s.inputName());
       if (t == null) {
@@ -336,7 +503,7 @@ final class FlowLm implements AutoCloseable {
                 + s.dtype().label()
                 + Arrays.toString(s.shape()));
       }
-      if (!g.outputs().containsKey(s.outputName())) {
+      if (!split.containsKey(s.inputName()) && !g.outputs().containsKey(s.outputName())) {
         throw new IncompatibleModelException(g.name() + " has no output " + s.outputName());
       }
     }
@@ -402,7 +569,7 @@ final class FlowLm implements AutoCloseable {
     // serve as they are (no zero-filled set is kept); their outputs are pinned into pooled buffers
     // too (the same ones when the graph updates in place), so no run allocates a cache
     List<StateSpec> specs = specsFor(count);
-    VoiceState.Materialized empty = emptyState().materialize(env, specs, pool);
+    VoiceState.Materialized empty = materialize(emptyState(), specs, keyScales);
     List<ByteBuffer> outBuffers = new ArrayList<>();
     Map<String, OnnxTensor> pinned = new HashMap<>();
     Set<String> requested = new LinkedHashSet<>();
@@ -411,8 +578,13 @@ final class FlowLm implements AutoCloseable {
       inputs.put(SEQUENCE, emptySequence);
       inputs.put(TEXT_EMBEDDINGS, cond);
       for (StateSpec s : specs) {
+        SplitCacheRewrite.Split sp = split.get(s.inputName());
         if (!s.key().equals("cache")) {
           requested.add(s.outputName());
+        } else if (sp != null) {
+          pinned.put(sp.keysOut(), inputs.get(sp.keys()));
+          pinned.put(sp.valuesOut(), inputs.get(sp.values()));
+          requested.add(sp.written());
         } else if (inPlace) {
           pinned.put(s.outputName(), inputs.get(s.inputName()));
         } else {
@@ -453,8 +625,11 @@ final class FlowLm implements AutoCloseable {
       throw new EngineException("flow_lm_main returned step " + step + " after the voice prompt");
     }
     for (StateSpec s : specs) {
-      OnnxTensor t = outputs.apply(s.outputName());
-      if (s.key().equals("cache")) {
+      SplitCacheRewrite.Split sp = split.get(s.inputName());
+      OnnxTensor t = outputs.apply(sp != null ? sp.written() : s.outputName());
+      if (sp != null) {
+        parts.put(s.inputName(), written(s, t, (int) step));
+      } else if (s.key().equals("cache")) {
         parts.put(s.inputName(), cachePrefix(s, t.getFloatBuffer(), (int) step));
       } else {
         ByteBuffer b = t.getByteBuffer();
@@ -480,6 +655,26 @@ final class FlowLm implements AutoCloseable {
       }
     }
     return new VoiceState(0, parts);
+  }
+
+  /** A prompt's keys and values as the split graph returns them ({@code [2, 1, T, H, D]}). */
+  private static VoiceState.Part written(StateSpec s, OnnxTensor t, int used) {
+    long[] shape = t.getInfo().getShape();
+    long[] want = s.shape().clone();
+    want[2] = used;
+    if (!Arrays.equals(shape, want)) {
+      throw new EngineException(
+          "flow_lm_main wrote "
+              + Arrays.toString(shape)
+              + " for "
+              + s
+              + ", expected "
+              + Arrays.toString(want));
+    }
+    ByteBuffer b = t.getByteBuffer();
+    ByteBuffer copy = Tensors.direct(b.remaining());
+    copy.put(b).rewind();
+    return new VoiceState.Part(StateDtype.FLOAT32, want, copy, true);
   }
 
   private static VoiceState.Part cachePrefix(StateSpec s, java.nio.FloatBuffer full, int used) {
@@ -647,6 +842,7 @@ final class FlowLm implements AutoCloseable {
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
     private final VoiceState.Materialized start;
     private final List<StateSpec> caches = new ArrayList<>();
+    private final List<StateSpec> splitCaches = new ArrayList<>();
     private final Set<String> requested = new LinkedHashSet<>();
     private final OnnxTensor[] readSet;
     private final OnnxTensor[] writeSet;
@@ -661,11 +857,16 @@ final class FlowLm implements AutoCloseable {
      */
     Chunk(VoiceState voice, OnnxTensor textEmbeddings, int positions) {
       List<StateSpec> specs = specsFor(positions);
-      this.start = voice.materialize(env, specs, pool);
+      this.start = materialize(voice, specs, keyScales);
       requested.add(CONDITIONING);
       requested.add(EOS_LOGIT);
       for (StateSpec s : specs) {
-        if (s.key().equals("cache")) {
+        SplitCacheRewrite.Split sp = split.get(s.inputName());
+        if (sp != null) {
+          splitCaches.add(s);
+          pinned.put(sp.keysOut(), start.tensors().get(sp.keys()));
+          pinned.put(sp.valuesOut(), start.tensors().get(sp.values()));
+        } else if (s.key().equals("cache")) {
           caches.add(s);
         } else {
           requested.add(s.outputName());
@@ -695,6 +896,12 @@ final class FlowLm implements AutoCloseable {
 
     /** One flow_lm_main run on {@link #inputs}: reads the read set, writes the write set. */
     private void run() {
+      for (StateSpec s : splitCaches) {
+        SplitCacheRewrite.Split sp = split.get(s.inputName());
+        for (String name : List.of(s.inputName(), sp.keys(), sp.values())) {
+          inputs.put(name, start.tensors().get(name));
+        }
+      }
       for (int i = 0; i < caches.size(); i++) {
         inputs.put(caches.get(i).inputName(), readSet[i]);
         pinned.put(caches.get(i).outputName(), writeSet[i]);

@@ -43,6 +43,9 @@ final class GraphEditor {
   private final Map<String, List<Node>> consumers = new HashMap<>();
   private static final Set<String> SUBGRAPH_OPS = Set.of("If", "Loop", "Scan");
 
+  private final List<ValueInfo> addedInputs = new ArrayList<>();
+  private final List<ValueInfo> addedOutputs = new ArrayList<>();
+  private final Set<String> removedOutputs = new HashSet<>();
   private final Map<String, Map<Integer, String>> symbolicDims = new HashMap<>();
   private final Map<String, Long> addedDomains = new LinkedHashMap<>();
   private int fresh;
@@ -389,6 +392,44 @@ final class GraphEditor {
     }
   }
 
+  /** Adds a graph input. */
+  void addInput(ValueInfo v) {
+    addedInputs.add(v);
+    graphInputs.add(v.getName());
+  }
+
+  /** Adds a graph output (a tensor some node writes). */
+  void addOutput(ValueInfo v) {
+    addedOutputs.add(v);
+    graphOutputs.add(v.getName());
+  }
+
+  /** Removes a graph output (the node writing it goes with {@link #removeUnused}). */
+  void removeOutput(String name) {
+    removedOutputs.add(name);
+    graphOutputs.remove(name);
+  }
+
+  /**
+   * A float or int64 tensor's type and shape; each dimension a {@code Long} size or a {@code
+   * String} symbol. No dimensions at all: the shape is left unknown.
+   */
+  static ValueInfo tensorInfo(String name, int elemType, Object... dims) {
+    ValueInfo.Builder b = ValueInfo.newBuilder().setName(name);
+    var type = b.getTypeBuilder().getTensorTypeBuilder().setElemType(elemType);
+    if (dims.length > 0) {
+      var shape = type.getShapeBuilder();
+      for (Object d : dims) {
+        if (d instanceof String param) {
+          shape.addDimBuilder().setDimParam(param);
+        } else {
+          shape.addDimBuilder().setDimValue((Long) d);
+        }
+      }
+    }
+    return b.build();
+  }
+
   /** Replaces {@code old} by {@code replacements} (in that order, where {@code old} stood). */
   void replace(Node old, List<Node> replacements) {
     int at = indexOf(old);
@@ -448,6 +489,12 @@ final class GraphEditor {
    */
   Model build(Map<String, String> metadata) {
     Graph.Builder g = model.getGraph().toBuilder().clearNode().addAllNode(sorted());
+    for (int i = g.getOutputCount() - 1; i >= 0; i--) {
+      if (removedOutputs.contains(g.getOutput(i).getName())) {
+        g.removeOutput(i);
+      }
+    }
+    g.addAllInput(addedInputs).addAllOutput(addedOutputs);
     Set<Long> madeSymbolic = new HashSet<>();
     for (int i = 0; i < g.getInputCount(); i++) {
       g.setInput(i, withSymbolicDims(g.getInput(i), madeSymbolic));

@@ -49,9 +49,14 @@ final class GraphRewrite {
     }
   }
 
+  /**
+   * What {@link Kind#KV_CACHE} did when its attention step ({@link SplitCacheRewrite}) declined.
+   */
+  static final String KV_UPDATES_ONLY = "KV-cache updates without whole-cache copies";
+
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
-    KV_CACHE("kv2", "KV-cache updates without whole-cache copies"),
+    KV_CACHE("kv4", "KV-cache updates without whole-cache copies, keys kept scaled and transposed"),
     DECODER(
         "dec1", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
     ENCODER(
@@ -111,6 +116,21 @@ final class GraphRewrite {
           meta.put(KvCacheRewrite.RESIZABLE, String.join(",", r.resizable()));
           meta.put(KvCacheRewrite.CACHE_POSITIONS, Long.toString(r.positions()));
           detail += ", " + r.resizable().size() + " may be shorter than " + r.positions();
+        }
+        try {
+          if (r.inPlace().isEmpty()) {
+            throw new NotRecognized("the caches are not updated in place");
+          }
+          List<SplitCacheRewrite.Split> split =
+              SplitCacheRewrite.apply(
+                  g, r.inPlace(), r.resizable().isEmpty() ? null : KvCacheRewrite.POSITIONS_PARAM);
+          meta.put(
+              SplitCacheRewrite.SPLIT,
+              String.join(";", split.stream().map(SplitCacheRewrite.Split::entry).toList()));
+          detail += ", " + split.size() + " kept as scaled keys and values by head";
+        } catch (NotRecognized e) {
+          detail += ", keys not kept transposed (" + e.getMessage() + ")";
+          applied = KV_UPDATES_ONLY;
         }
       } else {
         Outcome o = kind == Kind.DECODER ? decoder(g, meta) : encoder(g);

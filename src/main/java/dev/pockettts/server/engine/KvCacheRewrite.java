@@ -276,8 +276,8 @@ final class KvCacheRewrite {
     }
     Node second = g.producer(c.output());
     Node first = g.producer(second.getInput(0));
-    Long a = leadingIndex(first.getInput(1));
-    Long b = leadingIndex(second.getInput(1));
+    Long a = leadingIndex(g, first.getInput(1));
+    Long b = leadingIndex(g, second.getInput(1));
     if (a == null || b == null || a.equals(b)) {
       throw new GraphRewrite.NotRecognized(
           "cannot show that the two scatters into "
@@ -290,7 +290,7 @@ final class KvCacheRewrite {
     }
     String intermediate = first.getOutput(0);
     for (Node reader : g.consumers(intermediate)) {
-      if (reader != second && !shapeOnly(intermediate, reader)) {
+      if (reader != second && !shapeOnly(g, intermediate, reader)) {
         throw new GraphRewrite.NotRecognized(
             reader.getName() + " reads the values of the half-written cache " + intermediate);
       }
@@ -323,7 +323,7 @@ final class KvCacheRewrite {
    * {@code Concat(axis=-1)} of per-axis index tensors (the first traced through broadcasts and
    * reshapes to a constant that holds one value); null when it is not built that way.
    */
-  private Long leadingIndex(String indices) {
+  static Long leadingIndex(GraphEditor g, String indices) {
     Node concat = g.producer(indices);
     if (!GraphEditor.is(concat, "Concat") || concat.getInputCount() < 2) {
       return null;
@@ -361,7 +361,7 @@ final class KvCacheRewrite {
   }
 
   /** True when the values {@code reader} takes from {@code tensor} reach only Shape nodes. */
-  private boolean shapeOnly(String tensor, Node reader) {
+  static boolean shapeOnly(GraphEditor g, String tensor, Node reader) {
     if (GraphEditor.is(reader, "Shape")) {
       return true;
     }
@@ -378,7 +378,7 @@ final class KvCacheRewrite {
         return false;
       }
       for (Node next : g.consumers(out)) {
-        if (!shapeOnly(out, next)) {
+        if (!shapeOnly(g, out, next)) {
           return false;
         }
       }
@@ -530,7 +530,7 @@ final class KvCacheRewrite {
           }
           continue;
         }
-        if (!before.contains(reader) && !shapeOnly(t, reader)) {
+        if (!before.contains(reader) && !shapeOnly(g, t, reader)) {
           return false;
         }
       }

@@ -54,7 +54,12 @@ class GraphRewriteTest {
   void theExportIsRewrittenOnceAndCachedUnderTheSourceGraphsHash() throws Exception {
     Path dir = copy(TinyModels.BUNDLE);
     Path source = dir.resolve("flow_lm_main_int8.onnx");
-    String cached = "flow_lm_main_int8.rewritten-kv2-" + sha16(source) + ".onnx";
+    String cached =
+        "flow_lm_main_int8.rewritten-"
+            + GraphRewrite.Kind.KV_CACHE.tag
+            + "-"
+            + sha16(source)
+            + ".onnx";
 
     GraphRewrite.Prepared first = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
     assertThat(first.rewritten()).isTrue();
@@ -63,6 +68,7 @@ class GraphRewriteTest {
         .contains(
             "2 caches may be updated in place",
             "2 may be shorter than 512",
+            "2 kept as scaled keys and values by head",
             "written to " + cached);
     GraphRewrite.Prepared again = GraphRewrite.prepare(source, GraphRewrite.Kind.KV_CACHE);
     assertThat(again.note()).isEqualTo("cached in " + cached);
@@ -108,9 +114,44 @@ class GraphRewriteTest {
       }
       // a voice made by the graph itself (the prompt run), then spoken in place
       float[] ref = Signal.sine(200, 0.3, 24000 * 2, 24000);
-      float[] a = speak(plain, text, plain.voiceFromAudio(ref));
-      float[] b = speak(fast, text, fast.voiceFromAudio(ref));
+      VoiceState plainVoice = plain.voiceFromAudio(ref);
+      VoiceState fastVoice = fast.voiceFromAudio(ref);
+      float[] a = speak(plain, text, plainVoice);
+      float[] b = speak(fast, text, fastVoice);
       assertThat(b).containsExactly(a);
+      // the split caches' prompt keeps the published layout: the same voice file comes out
+      assertThat(fast.exportVoice(fastVoice)).isEqualTo(plain.exportVoice(plainVoice));
+    }
+  }
+
+  @Test
+  void anAttentionTheKeySplitDoesNotKnowKeepsTheCachesAndSpeaksTheSame() throws IOException {
+    Path dir = copy(TinyModels.BUNDLE);
+    Path main = dir.resolve("flow_lm_main_int8.onnx");
+    // one more reader of layer 0's used values: no longer the export's attention alone
+    GraphEditor g = GraphEditor.parse(java.nio.ByteBuffer.wrap(Files.readAllBytes(main)));
+    g.append(
+        g.node("ReduceSum", List.of("l0_v_used"), List.of("probe"))
+            .addAttribute(GraphEditor.intAttr("keepdims", 0))
+            .build());
+    g.addOutput(GraphEditor.tensorInfo("probe", GraphEditor.FLOAT));
+    Files.write(main, g.build(java.util.Map.of()).toByteArray());
+
+    GraphRewrite.Prepared p = GraphRewrite.prepare(main, GraphRewrite.Kind.KV_CACHE);
+    assertThat(p.rewritten()).isTrue();
+    assertThat(p.note())
+        .contains("2 caches may be updated in place", "keys not kept transposed", "l0_v_used");
+    String text = "Hello there, how are you today?";
+    try (PocketTtsEngine plain =
+            PocketTtsEngine.load(dir, EngineOptions.defaults().withRewriteGraphs(false));
+        PocketTtsEngine fast = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(fast.rewrittenGraphs())
+          .containsEntry("flow_lm_main", GraphRewrite.KV_UPDATES_ONLY);
+      assertThat(fast.flowLm().inPlace()).isTrue();
+      Path file = dir.resolve("voices/alba.safetensors");
+      float[] a = speak(plain, text, plain.voiceFromFile(file));
+      float[] b = speak(fast, text, fast.voiceFromFile(file));
+      assertThat(b).isNotEmpty().containsExactly(a);
     }
   }
 
@@ -311,7 +352,13 @@ class GraphRewriteTest {
   void aCachedRewriteThatDoesNotLoadIsDiscardedAndThePublishedGraphRuns() throws Exception {
     Path dir = copy(TinyModels.BUNDLE);
     Path source = dir.resolve("flow_lm_main_int8.onnx");
-    Path cached = dir.resolve("flow_lm_main_int8.rewritten-kv2-" + sha16(source) + ".onnx");
+    Path cached =
+        dir.resolve(
+            "flow_lm_main_int8.rewritten-"
+                + GraphRewrite.Kind.KV_CACHE.tag
+                + "-"
+                + sha16(source)
+                + ".onnx");
     Files.writeString(cached, "not a graph");
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
       assertThat(e.rewrittenGraphs()).doesNotContainKey("flow_lm_main");
@@ -351,7 +398,8 @@ class GraphRewriteTest {
     Path main = benchCopy("flow_lm_main_int8.onnx");
     GraphRewrite.Prepared kv = GraphRewrite.prepare(main, GraphRewrite.Kind.KV_CACHE);
     assertThat(kv.rewritten()).isTrue();
-    assertThat(kv.note()).contains("6 caches may be updated in place");
+    assertThat(kv.note())
+        .contains("6 caches may be updated in place", "6 kept as scaled keys and values by head");
     Path decoder = benchCopy("mimi_decoder_int8.onnx");
     GraphRewrite.Prepared up = GraphRewrite.prepare(decoder, GraphRewrite.Kind.DECODER);
     assertThat(up.rewritten()).isTrue();
