@@ -242,21 +242,20 @@ final class FlowLm implements AutoCloseable {
         part.data().duplicate().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
     java.nio.FloatBuffer dst =
         full.duplicate().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+    float[] in = new float[t * inner];
+    float[] row = new float[t];
+    src.get(0, in);
     for (int hd = 0; hd < inner; hd++) {
-      int row = hd * c;
       for (int p = 0; p < t; p++) {
-        dst.put(row + p, src.get(p * inner + hd) * scale);
+        row[p] = in[p * inner + hd] * scale;
       }
+      dst.put(hd * c, row, 0, t);
     }
+    src.get(t * inner, in);
     int values = inner * c;
-    int from = t * inner;
     for (int p = 0; p < t; p++) {
       for (int head = 0; head < h; head++) {
-        int at = values + (head * c + p) * d;
-        int in = from + p * inner + head * d;
-        for (int k = 0; k < d; k++) {
-          dst.put(at + k, src.get(in + k));
-        }
+        dst.put(values + (head * c + p) * d, in, p * inner + head * d, d);
       }
     }
   }

@@ -335,6 +335,15 @@ final class GraphEditor {
   }
 
   /** Adds an int64 initializer of the given shape, every element {@code value}. */
+  /** Adds an int64 initializer of shape {@code dims} holding {@code values}; returns its name. */
+  String int64Tensor(String hint, long[] dims, long[] values) {
+    ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (long v : values) {
+      b.putLong(v);
+    }
+    return addInitializer(hint, INT64, dims, b.array());
+  }
+
   String int64Filled(String hint, long[] dims, long value) {
     long n = 1;
     for (long d : dims) {

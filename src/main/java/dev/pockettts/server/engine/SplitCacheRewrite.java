@@ -380,17 +380,45 @@ final class SplitCacheRewrite {
         g.node("Transpose", List.of(values), List.of(valuesT))
             .addAttribute(GraphEditor.intsAttr("perm", 0, 2, 1, 3))
             .build());
+    // one index (batch, head, position) per written row of D values: ScatterND copies rows
+    String rowsShape =
+        fresh(
+            added,
+            "Concat",
+            List.of(
+                fresh(
+                    added,
+                    "Slice",
+                    List.of(
+                        fresh(added, "Shape", List.of(valuesT), "values_shape"),
+                        g.int64s("zero", 0),
+                        g.int64s("three", 3),
+                        g.int64s("axis", 0)),
+                    "rows_of"),
+                g.int64s("one", 1)),
+            "rows_shape",
+            GraphEditor.intAttr("axis", 0));
+    long[] headIds = new long[(int) h];
+    for (int i = 0; i < h; i++) {
+      headIds[i] = i;
+    }
+    String batch = expand(added, g.int64Filled("batch", new long[] {1, 1, 1, 1}, 0), rowsShape);
+    String head =
+        expand(added, g.int64Tensor("heads", new long[] {1, h, 1, 1}, headIds), rowsShape);
+    String position =
+        expand(
+            added,
+            fresh(added, "Reshape", List.of(range, g.int64s("column", 1, 1, -1, 1)), "p"),
+            rowsShape);
     String valueIndex =
         fresh(
             added,
-            "Expand",
-            List.of(
-                fresh(added, "Reshape", List.of(range, g.int64s("column", 1, 1, -1, 1)), "p"),
-                fresh(added, "Shape", List.of(valuesT), "values_shape")),
-            "value_index");
+            "Concat",
+            List.of(batch, head, position),
+            "value_index",
+            GraphEditor.intAttr("axis", -1));
     added.add(
-        g.node("ScatterElements", List.of(s.values(), valueIndex, valuesT), List.of(s.valuesOut()))
-            .addAttribute(GraphEditor.intAttr("axis", 2))
+        g.node("ScatterND", List.of(s.values(), valueIndex, valuesT), List.of(s.valuesOut()))
             .build());
     added.add(
         g.node(
@@ -432,10 +460,23 @@ final class SplitCacheRewrite {
   }
 
   /** Adds {@code op(inputs)} with a fresh output named from {@code hint}; returns the output. */
-  private String fresh(List<Node> added, String op, List<String> inputs, String hint) {
+  private String fresh(
+      List<Node> added,
+      String op,
+      List<String> inputs,
+      String hint,
+      dev.pockettts.server.engine.onnx.Attribute... attributes) {
     String out = g.freshName(hint);
-    added.add(g.node(op, inputs, List.of(out)).build());
+    Node.Builder b = g.node(op, inputs, List.of(out));
+    for (var a : attributes) {
+      b.addAttribute(a);
+    }
+    added.add(b.build());
     return out;
+  }
+
+  private String expand(List<Node> added, String tensor, String shape) {
+    return fresh(added, "Expand", List.of(tensor, shape), "index");
   }
 
   /** A [1] int64 tensor as a scalar. */
