@@ -12,18 +12,21 @@ import java.util.List;
  * published graph the largest data movement left: a strided transpose of every key, then a
  * multiplication of all of them, per layer and step).
  *
- * <p>Per cache {@code state_i} ({@code [2, 1, N, H, D]}, keys in half {@code k}, values in the
- * other) the rewritten graph reads {@code state_i_keys} ({@code [1, H, D, N]}: every key multiplied
- * by the scale the graph multiplies them by, then transposed as attention reads them) and {@code
- * state_i_values} ({@code [1, H, N, D]}), writes the new positions into both with {@code
- * ScatterElements} (outputs {@code out_state_i_keys}, {@code out_state_i_values}, to be bound to
- * the same memory), and attends from them:
+ * <p>Per cache {@code state_i} ({@code [2, 1, N, H, D]}, keys in half 0 and values in half 1, as
+ * the export writes them; a graph with them the other way round is declined) the rewritten graph
+ * reads {@code state_i_keys} ({@code [1, H, D, N]}: every key multiplied by the scale the graph
+ * multiplies them by, then transposed as attention reads them) and {@code state_i_values} ({@code
+ * [1, H, N, D]}), writes the new positions into both (the keys one element at a time with {@code
+ * ScatterElements}, the values a row of {@code D} at a time with {@code ScatterND}; outputs {@code
+ * out_state_i_keys} and {@code out_state_i_values}, to be bound to the same memory, since both
+ * operators copy nothing then), and attends from them:
  *
  * <ul>
  *   <li>the scores are {@code MatMul(q, keys)} over all {@code N} positions, then sliced to the
- *       used prefix: each column of a matrix product depends only on its own column of keys, so the
- *       used columns hold exactly the published scores (the unused ones, whatever the memory holds,
- *       are dropped before the mask and softmax);
+ *       used prefix: each column of a matrix product depends only on its own column of keys (the
+ *       sum over the head size runs the same way for any number of columns), so the used columns
+ *       hold exactly the published scores (the unused ones, whatever the memory holds, are dropped
+ *       before the mask and softmax);
  *   <li>the values are the used prefix of {@code state_i_values}: the same numbers the published
  *       graph gathers and transposes, in the same order, for the same matrix product.
  * </ul>
@@ -328,11 +331,9 @@ final class SplitCacheRewrite {
     String rows = g.int64s("rows", 1, -1, h, d);
     // the new keys, scaled and transposed as the published graph scales the used prefix
     String keys = fresh(added, "Reshape", List.of(p.keyUpdates(), rows), "keys");
-    String keysT = g.freshName("keys_t");
-    added.add(
-        g.node("Transpose", List.of(keys), List.of(keysT))
-            .addAttribute(GraphEditor.intsAttr("perm", 0, 2, 3, 1))
-            .build());
+    String keysT =
+        fresh(
+            added, "Transpose", List.of(keys), "keys_t", GraphEditor.intsAttr("perm", 0, 2, 3, 1));
     String scaled =
         fresh(
             added,
@@ -375,11 +376,13 @@ final class SplitCacheRewrite {
             .build());
     // the new values by head, and the used prefix of them
     String values = fresh(added, "Reshape", List.of(p.valueUpdates(), rows), "values");
-    String valuesT = g.freshName("values_t");
-    added.add(
-        g.node("Transpose", List.of(values), List.of(valuesT))
-            .addAttribute(GraphEditor.intsAttr("perm", 0, 2, 1, 3))
-            .build());
+    String valuesT =
+        fresh(
+            added,
+            "Transpose",
+            List.of(values),
+            "values_t",
+            GraphEditor.intsAttr("perm", 0, 2, 1, 3));
     // one index (batch, head, position) per written row of D values: ScatterND copies rows
     String rowsShape =
         fresh(
@@ -428,11 +431,7 @@ final class SplitCacheRewrite {
             .build());
     // this run's positions in the published layout, and the scale
     List<String> halves = List.of(p.keyUpdates(), p.valueUpdates()); // halves 0 and 1
-    String both = g.freshName("written");
-    added.add(
-        g.node("Concat", halves, List.of(both))
-            .addAttribute(GraphEditor.intAttr("axis", 0))
-            .build());
+    String both = fresh(added, "Concat", halves, "written", GraphEditor.intAttr("axis", 0));
     added.add(
         g.node(
                 "Reshape",
