@@ -100,6 +100,11 @@ final class FlowLm implements AutoCloseable {
     this.keyScales = split.isEmpty() ? Map.of() : probeKeyScales();
   }
 
+  /** Key blocks ({@link SplitCacheRewrite#BLOCK} positions each) that hold {@code positions}. */
+  private static long blocks(long positions) {
+    return (positions + SplitCacheRewrite.BLOCK - 1) / SplitCacheRewrite.BLOCK;
+  }
+
   /** The caches a rewrite ({@link SplitCacheRewrite}) split into scaled keys and values. */
   static Map<String, SplitCacheRewrite.Split> splitCaches(Graph g) {
     String listed = g.metadata(SplitCacheRewrite.SPLIT);
@@ -218,7 +223,13 @@ final class FlowLm implements AutoCloseable {
         ByteBuffer keys = full.slice(0, half).order(java.nio.ByteOrder.nativeOrder());
         ByteBuffer values = full.slice(half, half).order(java.nio.ByteOrder.nativeOrder());
         tensors.put(s.inputName(), Tensors.of(env, full, shape, OnnxJavaType.FLOAT));
-        tensors.put(sp.keys(), Tensors.of(env, keys, new long[] {1, h, d, c}, OnnxJavaType.FLOAT));
+        tensors.put(
+            sp.keys(),
+            Tensors.of(
+                env,
+                keys,
+                new long[] {c / SplitCacheRewrite.BLOCK, h, d, SplitCacheRewrite.BLOCK},
+                OnnxJavaType.FLOAT));
         tensors.put(
             sp.values(), Tensors.of(env, values, new long[] {1, h, c, d}, OnnxJavaType.FLOAT));
       }
@@ -231,8 +242,9 @@ final class FlowLm implements AutoCloseable {
 
   /**
    * Writes a cache's published compact form ({@code [2, 1, T, H, D]}, keys then values) into the
-   * split layout of a buffer of {@code c} positions: keys times {@code scale} as {@code [H, D, c]},
-   * then values as {@code [H, c, D]}; positions from T on are left as they are (never read).
+   * split layout of a buffer of {@code c} positions: keys times {@code scale} in blocks of
+   * positions, {@code [c / BLOCK, H, D, BLOCK]}, then values as {@code [H, c, D]}; positions from T
+   * on are left as they are (never read).
    */
   private static void splitLayout(
       VoiceState.Part part, int c, int h, int d, float scale, ByteBuffer full) {
@@ -243,13 +255,17 @@ final class FlowLm implements AutoCloseable {
     java.nio.FloatBuffer dst =
         full.duplicate().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
     float[] in = new float[t * inner];
-    float[] row = new float[t];
+    int block = (int) SplitCacheRewrite.BLOCK;
+    float[] run = new float[block];
     src.get(0, in);
-    for (int hd = 0; hd < inner; hd++) {
-      for (int p = 0; p < t; p++) {
-        row[p] = in[p * inner + hd] * scale;
+    for (int b = 0; b * block < t; b++) {
+      int n = Math.min(block, t - b * block);
+      for (int hd = 0; hd < inner; hd++) {
+        for (int k = 0; k < n; k++) {
+          run[k] = in[(b * block + k) * inner + hd] * scale;
+        }
+        dst.put((b * inner + hd) * block, run, 0, n);
       }
-      dst.put(hd * c, row, 0, t);
     }
     src.get(t * inner, in);
     int values = inner * c;
@@ -297,7 +313,11 @@ final class FlowLm implements AutoCloseable {
     }
     int length = Math.max(64, Integer.highestOneBit(Math.max(1, positions - 1)) << 1);
     if (length >= capacity) {
-      return states;
+      if (split.isEmpty()) {
+        return states;
+      }
+      // split keys are held in whole blocks of positions (1024 for the published 1000)
+      length = (int) blocks(capacity) * (int) SplitCacheRewrite.BLOCK;
     }
     return sized.computeIfAbsent(
         length,
@@ -842,6 +862,10 @@ final class FlowLm implements AutoCloseable {
     private final VoiceState.Materialized start;
     private final List<StateSpec> caches = new ArrayList<>();
     private final List<StateSpec> splitCaches = new ArrayList<>();
+    // per split cache, views of the keys' first blocks by their count: each run binds the blocks
+    // that hold the positions it reaches, so its scores read no block beyond them
+    private final Map<String, Map<Long, OnnxTensor>> keyViews = new HashMap<>();
+    private int end; // positions written once the next run is done
     private final Set<String> requested = new LinkedHashSet<>();
     private final OnnxTensor[] readSet;
     private final OnnxTensor[] writeSet;
@@ -886,6 +910,7 @@ final class FlowLm implements AutoCloseable {
         inputs.putAll(start.tensors());
         inputs.put(SEQUENCE, emptySequence);
         inputs.put(TEXT_EMBEDDINGS, textEmbeddings);
+        end = voice.positions() + (int) textEmbeddings.getInfo().getShape()[1];
         run();
       } catch (RuntimeException e) {
         close();
@@ -897,9 +922,12 @@ final class FlowLm implements AutoCloseable {
     private void run() {
       for (StateSpec s : splitCaches) {
         SplitCacheRewrite.Split sp = split.get(s.inputName());
-        for (String name : List.of(s.inputName(), sp.keys(), sp.values())) {
+        for (String name : List.of(s.inputName(), sp.values())) {
           inputs.put(name, start.tensors().get(name));
         }
+        OnnxTensor keys = keyView(sp, blocks(end));
+        inputs.put(sp.keys(), keys);
+        pinned.put(sp.keysOut(), keys);
       }
       for (int i = 0; i < caches.size(); i++) {
         inputs.put(caches.get(i).inputName(), readSet[i]);
@@ -917,8 +945,37 @@ final class FlowLm implements AutoCloseable {
       }
     }
 
+    /** The first {@code count} blocks of a split cache's keys, over the same memory. */
+    private OnnxTensor keyView(SplitCacheRewrite.Split sp, long count) {
+      OnnxTensor all = start.tensors().get(sp.keys());
+      long[] shape = all.getInfo().getShape();
+      if (count >= shape[0]) {
+        return all;
+      }
+      return keyViews
+          .computeIfAbsent(sp.cache(), k -> new HashMap<>())
+          .computeIfAbsent(
+              count,
+              n -> {
+                java.nio.FloatBuffer keys =
+                    (java.nio.FloatBuffer)
+                        all.getBufferRef()
+                            .orElseThrow(() -> new EngineException("keys tensor has no buffer"));
+                long[] part = shape.clone();
+                part[0] = n;
+                int floats = Math.toIntExact(n * shape[1] * shape[2] * shape[3]);
+                try {
+                  return OnnxTensor.createTensor(
+                      env, keys.duplicate().clear().limit(floats).slice(), part);
+                } catch (ai.onnxruntime.OrtException e) {
+                  throw new EngineException("cannot view the keys: " + e.getMessage(), e);
+                }
+              });
+    }
+
     /** Feeds one latent (NaN row = BOS) and returns the EOS logit; conditioning() is then valid. */
     float step(float[] latent) {
+      end++;
       try (OnnxTensor seq = Tensors.floats(env, latent, 1, 1, latentDim)) {
         inputs.put(SEQUENCE, seq);
         inputs.put(TEXT_EMBEDDINGS, emptyText);
@@ -975,6 +1032,7 @@ final class FlowLm implements AutoCloseable {
     @Override
     public void close() {
       chain.close();
+      keyViews.values().forEach(views -> views.values().forEach(OnnxTensor::close));
       // the voice's buffers, one of the two sets, go back with start; the other set here
       start.release(pool);
       for (OnnxTensor t : writeSet) {

@@ -56,7 +56,7 @@ final class GraphRewrite {
 
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
-    KV_CACHE("kv4", "KV-cache updates without whole-cache copies, keys kept scaled and transposed"),
+    KV_CACHE("kv5", "KV-cache updates without whole-cache copies, keys kept scaled and transposed"),
     DECODER(
         "dec1", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
     ENCODER(
@@ -118,12 +118,11 @@ final class GraphRewrite {
           detail += ", " + r.resizable().size() + " may be shorter than " + r.positions();
         }
         try {
-          if (r.inPlace().isEmpty()) {
-            throw new NotRecognized("the caches are not updated in place");
+          if (r.inPlace().isEmpty() || r.resizable().isEmpty()) {
+            throw new NotRecognized("the caches are not updated in place, of any length");
           }
           List<SplitCacheRewrite.Split> split =
-              SplitCacheRewrite.apply(
-                  g, r.inPlace(), r.resizable().isEmpty() ? null : KvCacheRewrite.POSITIONS_PARAM);
+              SplitCacheRewrite.apply(g, r.inPlace(), KvCacheRewrite.POSITIONS_PARAM);
           meta.put(
               SplitCacheRewrite.SPLIT,
               String.join(";", split.stream().map(SplitCacheRewrite.Split::entry).toList()));

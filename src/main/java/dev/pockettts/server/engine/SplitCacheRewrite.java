@@ -14,19 +14,21 @@ import java.util.List;
  *
  * <p>Per cache {@code state_i} ({@code [2, 1, N, H, D]}, keys in half 0 and values in half 1, as
  * the export writes them; a graph with them the other way round is declined) the rewritten graph
- * reads {@code state_i_keys} ({@code [1, H, D, N]}: every key multiplied by the scale the graph
- * multiplies them by, then transposed as attention reads them) and {@code state_i_values} ({@code
- * [1, H, N, D]}), writes the new positions into both (the keys one element at a time with {@code
- * ScatterElements}, the values a row of {@code D} at a time with {@code ScatterND}; outputs {@code
- * out_state_i_keys} and {@code out_state_i_values}, to be bound to the same memory, since both
- * operators copy nothing then), and attends from them:
+ * reads {@code state_i_keys} ({@code [B, H, D, 64]}: every key multiplied by the scale the graph
+ * multiplies them by, transposed as attention reads them, in blocks of 64 positions) and {@code
+ * state_i_values} ({@code [1, H, N, D]}), writes the new positions into both with {@code ScatterND}
+ * (the keys one element per index, the values one row of {@code D}; outputs {@code
+ * out_state_i_keys} and {@code out_state_i_values}, to be bound to the same memory, since the
+ * scatter copies nothing then), and attends from them:
  *
  * <ul>
- *   <li>the scores are {@code MatMul(q, keys)} over all {@code N} positions, then sliced to the
+ *   <li>the scores are {@code MatMul(q, keys)} block by block, laid side by side and sliced to the
  *       used prefix: each column of a matrix product depends only on its own column of keys (the
  *       sum over the head size runs the same way for any number of columns), so the used columns
  *       hold exactly the published scores (the unused ones, whatever the memory holds, are dropped
- *       before the mask and softmax);
+ *       before the mask and softmax). The blocks are the outermost axis, so a run may bind only the
+ *       first blocks, those that hold the positions it reaches: its scores then read no key beyond
+ *       them;
  *   <li>the values are the used prefix of {@code state_i_values}: the same numbers the published
  *       graph gathers and transposes, in the same order, for the same matrix product.
  * </ul>
@@ -46,6 +48,12 @@ final class SplitCacheRewrite {
    * (the outputs of keys and values are {@code out_} and the input's name).
    */
   static final String SPLIT = "pockettts.split_caches";
+
+  /** Positions per block of the keys ({@code [blocks, H, D, BLOCK]}). */
+  static final long BLOCK = 64;
+
+  /** The symbolic number of key blocks: a run binds as many as hold the positions it reaches. */
+  static final String BLOCKS_PARAM = "key_blocks";
 
   /** One split cache, as listed in {@link #SPLIT}. */
   record Split(String cache, String keys, String values, String written, String scale) {
@@ -355,19 +363,67 @@ final class SplitCacheRewrite {
             "Range",
             List.of(scalar(added, start), scalar(added, p.end()), g.int64Scalar("one", 1)),
             "positions");
+    // one index (block, head, component, offset) per new key component: ScatterND writes elements
+    String kgrid =
+        fresh(
+            added,
+            "Concat",
+            List.of(g.int64s("heads_dims", h, d), shapeOf(added, range), g.int64s("one", 1)),
+            "key_grid",
+            GraphEditor.intAttr("axis", 0));
+    String block = g.int64Scalar("block", BLOCK);
+    String inBlocks =
+        fresh(
+            added,
+            "Reshape",
+            List.of(
+                fresh(added, "Div", List.of(range, block), "blocks"), g.int64s("col", 1, 1, -1, 1)),
+            "b");
+    String offsets =
+        fresh(
+            added,
+            "Reshape",
+            List.of(
+                fresh(added, "Mod", List.of(range, block), "offsets"),
+                g.int64s("col", 1, 1, -1, 1)),
+            "o");
+    long[] hs = new long[(int) h];
+    for (int i = 0; i < h; i++) {
+      hs[i] = i;
+    }
+    long[] ds = new long[(int) d];
+    for (int i = 0; i < d; i++) {
+      ds[i] = i;
+    }
     String keyIndex =
         fresh(
             added,
-            "Expand",
+            "Concat",
             List.of(
-                fresh(added, "Reshape", List.of(range, g.int64s("row", 1, 1, 1, -1)), "p"), shapeK),
-            "key_index");
+                expand(added, inBlocks, kgrid),
+                expand(added, g.int64Tensor("head_ids", new long[] {h, 1, 1, 1}, hs), kgrid),
+                expand(added, g.int64Tensor("dim_ids", new long[] {1, d, 1, 1}, ds), kgrid),
+                expand(added, offsets, kgrid)),
+            "key_index",
+            GraphEditor.intAttr("axis", -1));
+    String keyRows =
+        fresh(added, "Reshape", List.of(scaled, g.int64s("hdt", h, d, -1)), "key_rows");
     added.add(
-        g.node("ScatterElements", List.of(s.keys(), keyIndex, scaled), List.of(s.keysOut()))
-            .addAttribute(GraphEditor.intAttr("axis", 3))
-            .build());
+        g.node("ScatterND", List.of(s.keys(), keyIndex, keyRows), List.of(s.keysOut())).build());
+    // the scores block by block ([blocks, H, T, 64]), then as [1, H, T, blocks * 64]
     Node scores = p.scores();
-    String all = fresh(added, "MatMul", List.of(scores.getInput(0), s.keysOut()), "scores");
+    String byBlock =
+        fresh(added, "MatMul", List.of(scores.getInput(0), s.keysOut()), "scores_by_block");
+    String headsFirst =
+        fresh(
+            added,
+            "Transpose",
+            List.of(byBlock),
+            "scores_t",
+            GraphEditor.intsAttr("perm", 1, 2, 0, 3));
+    String flat =
+        fresh(added, "Reshape", List.of(headsFirst, g.int64s("keep2", 0, 0, -1)), "scores_flat");
+    String all = fresh(added, "Unsqueeze", List.of(flat, g.int64s("axis", 0)), "scores");
     added.add(
         g.node(
                 "Slice",
@@ -448,9 +504,9 @@ final class SplitCacheRewrite {
     }
     g.removeOutput(p.output());
     Object t = p.time();
-    g.addInput(GraphEditor.tensorInfo(s.keys(), GraphEditor.FLOAT, 1L, h, d, t));
+    g.addInput(GraphEditor.tensorInfo(s.keys(), GraphEditor.FLOAT, BLOCKS_PARAM, h, d, BLOCK));
     g.addInput(GraphEditor.tensorInfo(s.values(), GraphEditor.FLOAT, 1L, h, t, d));
-    g.addOutput(GraphEditor.tensorInfo(s.keysOut(), GraphEditor.FLOAT, 1L, h, d, t));
+    g.addOutput(GraphEditor.tensorInfo(s.keysOut(), GraphEditor.FLOAT, BLOCKS_PARAM, h, d, BLOCK));
     g.addOutput(GraphEditor.tensorInfo(s.valuesOut(), GraphEditor.FLOAT, 1L, h, t, d));
     g.addOutput(
         GraphEditor.tensorInfo(s.written(), GraphEditor.FLOAT, 2L, 1L, "written_positions", h, d));
@@ -472,6 +528,10 @@ final class SplitCacheRewrite {
     }
     added.add(b.build());
     return out;
+  }
+
+  private String shapeOf(List<Node> added, String tensor) {
+    return fresh(added, "Shape", List.of(tensor), "shape");
   }
 
   private String expand(List<Node> added, String tensor, String shape) {
