@@ -339,9 +339,7 @@ final class SplitCacheRewrite {
     String rows = g.int64s("rows", 1, -1, h, d);
     // the new keys, scaled and transposed as the published graph scales the used prefix
     String keys = fresh(added, "Reshape", List.of(p.keyUpdates(), rows), "keys");
-    String keysT =
-        fresh(
-            added, "Transpose", List.of(keys), "keys_t", GraphEditor.intsAttr("perm", 0, 2, 3, 1));
+    String keysT = transpose(added, keys, "keys_t", 0, 2, 3, 1);
     String scaled =
         fresh(
             added,
@@ -414,13 +412,7 @@ final class SplitCacheRewrite {
     Node scores = p.scores();
     String byBlock =
         fresh(added, "MatMul", List.of(scores.getInput(0), s.keysOut()), "scores_by_block");
-    String headsFirst =
-        fresh(
-            added,
-            "Transpose",
-            List.of(byBlock),
-            "scores_t",
-            GraphEditor.intsAttr("perm", 1, 2, 0, 3));
+    String headsFirst = transpose(added, byBlock, "scores_t", 1, 2, 0, 3);
     String flat =
         fresh(added, "Reshape", List.of(headsFirst, g.int64s("keep2", 0, 0, -1)), "scores_flat");
     String all = fresh(added, "Unsqueeze", List.of(flat, g.int64s("axis", 0)), "scores");
@@ -432,13 +424,7 @@ final class SplitCacheRewrite {
             .build());
     // the new values by head, and the used prefix of them
     String values = fresh(added, "Reshape", List.of(p.valueUpdates(), rows), "values");
-    String valuesT =
-        fresh(
-            added,
-            "Transpose",
-            List.of(values),
-            "values_t",
-            GraphEditor.intsAttr("perm", 0, 2, 1, 3));
+    String valuesT = transpose(added, values, "values_t", 0, 2, 1, 3);
     // one index (batch, head, position) per written row of D values: ScatterND copies rows
     String rowsShape =
         fresh(
@@ -528,6 +514,10 @@ final class SplitCacheRewrite {
     }
     added.add(b.build());
     return out;
+  }
+
+  private String transpose(List<Node> added, String tensor, String hint, long... perm) {
+    return fresh(added, "Transpose", List.of(tensor), hint, GraphEditor.intsAttr("perm", perm));
   }
 
   private String shapeOf(List<Node> added, String tensor) {
