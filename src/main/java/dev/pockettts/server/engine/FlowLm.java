@@ -651,10 +651,7 @@ final class FlowLm implements AutoCloseable {
       } else if (s.key().equals("cache")) {
         parts.put(s.inputName(), cachePrefix(s, t.getFloatBuffer(), (int) step));
       } else {
-        ByteBuffer b = t.getByteBuffer();
-        ByteBuffer copy = Tensors.direct(b.remaining());
-        copy.put(b).rewind();
-        parts.put(s.inputName(), new VoiceState.Part(s.dtype(), s.shape(), copy, false));
+        parts.put(s.inputName(), new VoiceState.Part(s.dtype(), s.shape(), copyOf(t), false));
       }
     }
     return new VoiceState((int) step, parts);
@@ -690,10 +687,15 @@ final class FlowLm implements AutoCloseable {
               + ", expected "
               + Arrays.toString(want));
     }
+    return new VoiceState.Part(StateDtype.FLOAT32, want, copyOf(t), true);
+  }
+
+  /** A tensor's data in a direct buffer of its own (a run's outputs go with the run). */
+  private static ByteBuffer copyOf(OnnxTensor t) {
     ByteBuffer b = t.getByteBuffer();
     ByteBuffer copy = Tensors.direct(b.remaining());
     copy.put(b).rewind();
-    return new VoiceState.Part(StateDtype.FLOAT32, want, copy, true);
+    return copy;
   }
 
   private static VoiceState.Part cachePrefix(StateSpec s, java.nio.FloatBuffer full, int used) {
@@ -861,7 +863,7 @@ final class FlowLm implements AutoCloseable {
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
     private final VoiceState.Materialized start;
     private final List<StateSpec> caches = new ArrayList<>();
-    private final List<StateSpec> splitCaches = new ArrayList<>();
+    private final List<SplitCacheRewrite.Split> splitCaches = new ArrayList<>();
     // per split cache, views of the keys' first blocks by their count: each run binds the blocks
     // that hold the positions it reaches, so its scores read no block beyond them
     private final Map<String, Map<Long, OnnxTensor>> keyViews = new HashMap<>();
@@ -886,8 +888,7 @@ final class FlowLm implements AutoCloseable {
       for (StateSpec s : specs) {
         SplitCacheRewrite.Split sp = split.get(s.inputName());
         if (sp != null) {
-          splitCaches.add(s);
-          pinned.put(sp.keysOut(), start.tensors().get(sp.keys()));
+          splitCaches.add(sp); // its keys are bound per run (keyView)
           pinned.put(sp.valuesOut(), start.tensors().get(sp.values()));
         } else if (s.key().equals("cache")) {
           caches.add(s);
@@ -920,11 +921,9 @@ final class FlowLm implements AutoCloseable {
 
     /** One flow_lm_main run on {@link #inputs}: reads the read set, writes the write set. */
     private void run() {
-      for (StateSpec s : splitCaches) {
-        SplitCacheRewrite.Split sp = split.get(s.inputName());
-        for (String name : List.of(s.inputName(), sp.values())) {
-          inputs.put(name, start.tensors().get(name));
-        }
+      for (SplitCacheRewrite.Split sp : splitCaches) {
+        inputs.put(sp.cache(), start.tensors().get(sp.cache()));
+        inputs.put(sp.values(), start.tensors().get(sp.values()));
         OnnxTensor keys = keyView(sp, blocks(end));
         inputs.put(sp.keys(), keys);
         pinned.put(sp.keysOut(), keys);

@@ -321,20 +321,14 @@ final class GraphEditor {
 
   /** Adds a 1-D int64 initializer and returns its name. */
   String int64s(String hint, long... values) {
-    ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (long v : values) {
-      b.putLong(v);
-    }
-    return addInitializer(hint, INT64, new long[] {values.length}, b.array());
+    return int64Tensor(hint, new long[] {values.length}, values);
   }
 
   /** Adds a scalar int64 initializer and returns its name. */
   String int64Scalar(String hint, long value) {
-    ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value);
-    return addInitializer(hint, INT64, new long[0], b.array());
+    return int64Tensor(hint, new long[0], new long[] {value});
   }
 
-  /** Adds an int64 initializer of the given shape, every element {@code value}. */
   /** Adds an int64 initializer of shape {@code dims} holding {@code values}; returns its name. */
   String int64Tensor(String hint, long[] dims, long[] values) {
     ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -344,16 +338,15 @@ final class GraphEditor {
     return addInitializer(hint, INT64, dims, b.array());
   }
 
+  /** Adds an int64 initializer of the given shape, every element {@code value}. */
   String int64Filled(String hint, long[] dims, long value) {
     long n = 1;
     for (long d : dims) {
       n *= d;
     }
-    ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(8 * n)).order(ByteOrder.LITTLE_ENDIAN);
-    for (long i = 0; i < n; i++) {
-      b.putLong(value);
-    }
-    return addInitializer(hint, INT64, dims, b.array());
+    long[] values = new long[Math.toIntExact(n)];
+    java.util.Arrays.fill(values, value);
+    return int64Tensor(hint, dims, values);
   }
 
   /** Adds a float initializer of the given shape and returns its name. */

@@ -88,8 +88,8 @@ final class SplitCacheRewrite {
 
   /**
    * Splits every cache in {@code caches} (state inputs written in place by one {@code ScatterND}),
-   * giving the split states' time axis the symbolic size {@code positions} (null: the caches' own
-   * length).
+   * giving the values' time axis the symbolic size {@code positions} (the caches' own, made
+   * symbolic by {@link KvCacheRewrite}: the split needs caches of any length).
    *
    * @throws GraphRewrite.NotRecognized when a cache's attention is not the export's; the graph is
    *     then unchanged
@@ -112,10 +112,9 @@ final class SplitCacheRewrite {
   private record Plan(
       String cache,
       String output,
-      Object time,
+      String positions,
       long heads,
       long headDim,
-      Node scatter,
       String keyUpdates,
       String valueUpdates,
       String end,
@@ -141,12 +140,6 @@ final class SplitCacheRewrite {
         || !dims.get(4).hasDimValue()) {
       throw new GraphRewrite.NotRecognized(cache + " is not a cache [2, 1, N, H, D]");
     }
-    Object time =
-        positions != null
-            ? positions
-            : dims.get(2).hasDimValue()
-                ? (Object) dims.get(2).getDimValue()
-                : dims.get(2).getDimParam();
     Node scatter = null;
     for (Node n : g.consumers(cache)) {
       if (GraphEditor.is(n, "ScatterND") && n.getInput(0).equals(cache)) {
@@ -231,10 +224,9 @@ final class SplitCacheRewrite {
     return new Plan(
         cache,
         output,
-        time,
+        positions,
         dims.get(3).getDimValue(),
         dims.get(4).getDimValue(),
-        scatter,
         keysFirst ? updates.getInput(0) : updates.getInput(1),
         keysFirst ? updates.getInput(1) : updates.getInput(0),
         end,
@@ -489,7 +481,7 @@ final class SplitCacheRewrite {
       g.append(n);
     }
     g.removeOutput(p.output());
-    Object t = p.time();
+    String t = p.positions();
     g.addInput(GraphEditor.tensorInfo(s.keys(), GraphEditor.FLOAT, BLOCKS_PARAM, h, d, BLOCK));
     g.addInput(GraphEditor.tensorInfo(s.values(), GraphEditor.FLOAT, 1L, h, t, d));
     g.addOutput(GraphEditor.tensorInfo(s.keysOut(), GraphEditor.FLOAT, BLOCKS_PARAM, h, d, BLOCK));
