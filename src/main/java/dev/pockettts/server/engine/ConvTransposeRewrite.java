@@ -49,7 +49,7 @@ final class ConvTransposeRewrite {
   /** Rewrites one node; returns why not, or null when it was rewritten. */
   private static String rewrite(GraphEditor g, Node n) {
     Tensor w = g.initializer(n.getInput(1));
-    float[] weights = g.initializerFloats(n.getInput(1));
+    java.nio.FloatBuffer weights = g.initializerFloatView(n.getInput(1));
     if (w == null || weights == null || w.getDimsCount() != 3) {
       return "the weight is not a float initializer of rank 3";
     }
@@ -86,7 +86,10 @@ final class ConvTransposeRewrite {
     int cinPerGroup = cin / groups;
     int cout = coutPerGroup * groups;
     // W[ci, c, j] (ci over all inputs, c within the group) -> V[(g*coutPerGroup + c)*s + p, ci', m]
-    float[] v = new float[cout * s * cinPerGroup * 2];
+    // written straight into the new initializer (off the Java heap, as the weight is read)
+    GraphEditor.NewFloats polyphase =
+        g.floats("polyphase_weight", new long[] {(long) cout * s, cinPerGroup, 2});
+    java.nio.FloatBuffer v = polyphase.values();
     for (int gi = 0; gi < groups; gi++) {
       for (int ciLocal = 0; ciLocal < cinPerGroup; ciLocal++) {
         int ci = gi * cinPerGroup + ciLocal;
@@ -95,15 +98,15 @@ final class ConvTransposeRewrite {
           int from = (ci * coutPerGroup + c) * k;
           for (int p = 0; p < s; p++) {
             int to = ((oc * s + p) * cinPerGroup + ciLocal) * 2;
-            v[to] = weights[from + s + p]; // applied to x[q-1]
-            v[to + 1] = weights[from + p]; // applied to x[q]
+            v.put(to, weights.get(from + s + p)); // applied to x[q-1]
+            v.put(to + 1, weights.get(from + p)); // applied to x[q]
           }
         }
       }
     }
     List<String> convInputs = new ArrayList<>();
     convInputs.add(n.getInput(0));
-    convInputs.add(g.floats("polyphase_weight", new long[] {(long) cout * s, cinPerGroup, 2}, v));
+    convInputs.add(polyphase.name());
     if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
       float[] bias = g.initializerFloats(n.getInput(2));
       if (bias == null || bias.length != cout) {

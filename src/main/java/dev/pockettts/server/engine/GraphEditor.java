@@ -1,6 +1,6 @@
 package dev.pockettts.server.engine;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.pockettts.server.engine.onnx.Attribute;
 import dev.pockettts.server.engine.onnx.Graph;
 import dev.pockettts.server.engine.onnx.Model;
@@ -12,6 +12,7 @@ import dev.pockettts.server.engine.onnx.ValueInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -33,7 +34,7 @@ final class GraphEditor {
   static final int INT64 = 7;
 
   private final Model model;
-  private final Map<String, ByteBuffer> aside; // initializers' raw data not in the model
+  private final Map<String, ByteBuffer> aside; // initializers' raw data not in the model (views)
   private final List<Node> nodes;
   private final Map<String, Tensor> initializers = new HashMap<>();
   private final Map<String, Tensor> addedInitializers = new LinkedHashMap<>();
@@ -43,6 +44,7 @@ final class GraphEditor {
   private final Map<String, List<Node>> consumers = new HashMap<>();
   private static final Set<String> SUBGRAPH_OPS = Set.of("If", "Loop", "Scan");
 
+  private final List<ByteBuffer> offHeap = new ArrayList<>(); // added initializers' large data
   private final List<ValueInfo> addedInputs = new ArrayList<>();
   private final List<ValueInfo> addedOutputs = new ArrayList<>();
   private final Set<String> removedOutputs = new HashSet<>();
@@ -56,7 +58,7 @@ final class GraphEditor {
 
   private GraphEditor(Model model, Map<String, ByteBuffer> aside) {
     this.model = model;
-    this.aside = aside;
+    this.aside = new LinkedHashMap<>(aside); // added initializers' large data joins it
     Graph g = model.getGraph();
     this.nodes = new ArrayList<>(g.getNodeList());
     for (Tensor t : g.getInitializerList()) {
@@ -124,7 +126,8 @@ final class GraphEditor {
     ByteBuffer b = null;
     if (t.hasRawData()) {
       b = t.getRawData().asReadOnlyByteBuffer();
-    } else if (initializers.get(t.getName()) == t && aside.containsKey(t.getName())) {
+    } else if ((initializers.get(t.getName()) == t || addedInitializers.get(t.getName()) == t)
+        && aside.containsKey(t.getName())) {
       b = aside.get(t.getName()).asReadOnlyBuffer();
     }
     return b == null ? null : b.order(ByteOrder.LITTLE_ENDIAN);
@@ -251,20 +254,36 @@ final class GraphEditor {
   }
 
   private float[] floats(Tensor t) {
+    FloatBuffer b = floatView(t);
+    if (b == null) {
+      return null;
+    }
+    float[] out = new float[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
+  /**
+   * The values of a float initializer as a read-only view (of the source's memory where its data
+   * was left aside, so a weight is not copied onto the Java heap); null when it is not one.
+   */
+  FloatBuffer initializerFloatView(String name) {
+    return floatView(initializer(name));
+  }
+
+  private FloatBuffer floatView(Tensor t) {
     if (t == null || t.getDataType() != FLOAT || t.getDataLocation() != 0) {
       return null;
     }
     ByteBuffer b = rawData(t);
     if (b != null) {
-      float[] out = new float[b.remaining() / 4];
-      b.asFloatBuffer().get(out);
-      return out;
+      return b.asFloatBuffer();
     }
     float[] out = new float[t.getFloatDataCount()];
     for (int i = 0; i < out.length; i++) {
       out[i] = t.getFloatData(i);
     }
-    return out;
+    return FloatBuffer.wrap(out).asReadOnlyBuffer();
   }
 
   static Attribute attribute(Node n, String name) {
@@ -331,11 +350,9 @@ final class GraphEditor {
 
   /** Adds an int64 initializer of shape {@code dims} holding {@code values}; returns its name. */
   String int64Tensor(String hint, long[] dims, long[] values) {
-    ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-    for (long v : values) {
-      b.putLong(v);
-    }
-    return addInitializer(hint, INT64, dims, b.array());
+    Added a = addInitializer(hint, INT64, dims, 8L * values.length);
+    a.data().asLongBuffer().put(values);
+    return a.name();
   }
 
   /** Adds an int64 initializer of the given shape, every element {@code value}. */
@@ -351,19 +368,70 @@ final class GraphEditor {
 
   /** Adds a float initializer of the given shape and returns its name. */
   String floats(String hint, long[] dims, float[] values) {
-    ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-    b.asFloatBuffer().put(values);
-    return addInitializer(hint, FLOAT, dims, b.array());
+    return floats(hint, dims).put(values).name();
   }
 
-  private String addInitializer(String hint, int type, long[] dims, byte[] raw) {
+  /**
+   * Adds a float initializer of the given shape whose values the caller writes into the returned
+   * buffer (positioned at the start, in row-major order) before {@link #build}.
+   */
+  NewFloats floats(String hint, long[] dims) {
+    long n = 1;
+    for (long d : dims) {
+      n *= d;
+    }
+    Added a = addInitializer(hint, FLOAT, dims, 4 * n);
+    return new NewFloats(a.name(), a.data().asFloatBuffer());
+  }
+
+  /** A float initializer being added: its name, and the buffer its values go into. */
+  record NewFloats(String name, FloatBuffer values) {
+
+    NewFloats put(float[] v) {
+      values.put(v);
+      return this;
+    }
+  }
+
+  private record Added(String name, ByteBuffer data) {}
+
+  /**
+   * Frees the large data of the added initializers now (not at some later collection); nothing made
+   * of this editor, {@link #aside} and {@link OnnxWire#join}'s pieces included, may be used
+   * afterwards.
+   */
+  void free() {
+    offHeap.forEach(Tensors::free);
+    offHeap.clear();
+  }
+
+  /**
+   * Adds an initializer of {@code bytes} bytes, its data still to be written into the returned
+   * buffer. Large data (a weight) is kept off the Java heap, aside like the source's weights, and
+   * joins the model only when it is written ({@link OnnxWire#join}); smaller data is the tensor's
+   * raw data.
+   */
+  private Added addInitializer(String hint, int type, long[] dims, long bytes) {
     String name = freshName(hint);
     Tensor.Builder t = Tensor.newBuilder().setName(name).setDataType(type);
     for (long d : dims) {
       t.addDims(d);
     }
-    addedInitializers.put(name, t.setRawData(ByteString.copyFrom(raw)).build());
-    return name;
+    boolean large = bytes >= OnnxWire.ASIDE_AT;
+    ByteBuffer data =
+        (large
+                ? ByteBuffer.allocateDirect(Math.toIntExact(bytes))
+                : ByteBuffer.allocate(Math.toIntExact(bytes)))
+            .order(ByteOrder.LITTLE_ENDIAN);
+    if (large) {
+      aside.put(name, data);
+      offHeap.add(data);
+    } else {
+      // the byte string shares the array, so what the caller writes is in the tensor
+      t.setRawData(UnsafeByteOperations.unsafeWrap(data.array()));
+    }
+    addedInitializers.put(name, t.build());
+    return new Added(name, data);
   }
 
   /** A new node (not yet in the graph). */

@@ -99,11 +99,12 @@ final class GraphRewrite {
     // the source is mapped, not read: the parsed model leaves its weights in the file (OnnxWire),
     // and the rewritten model is written through another mapping with the weights copied from the
     // first, so no weight passes through the heap; both mappings are released before returning
-    // (nothing refers to them by then)
+    // (nothing refers to them by then); so are the weights the rewrite adds, made off the heap
     MappedByteBuffer mapped = null;
+    GraphEditor g = null;
     try (FileChannel channel = FileChannel.open(source, StandardOpenOption.READ)) {
       mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
-      GraphEditor g = GraphEditor.parse(mapped);
+      g = GraphEditor.parse(mapped);
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put(REWRITE, kind.tag + " of " + name + " (sha256 " + sha + ")");
       String detail;
@@ -160,6 +161,9 @@ final class GraphRewrite {
     } catch (IOException e) {
       throw new EngineException("cannot read " + source + ": " + e.getMessage(), e);
     } finally {
+      if (g != null) {
+        g.free();
+      }
       unmap(mapped);
     }
   }

@@ -208,4 +208,44 @@ class OnnxWireTest {
         .isInstanceOf(GraphRewrite.NotRecognized.class)
         .hasMessageContaining("wire type 3");
   }
+
+  @Test
+  void aWeightARewriteAddsStaysOffTheHeapUntilTheModelIsWritten() throws IOException {
+    GraphEditor g = OnnxModels.parse(TinyModels.BUNDLE.resolve("mimi_decoder_int8.onnx"));
+    float[] large = new float[OnnxWire.ASIDE_AT / 4 + 3];
+    for (int i = 0; i < large.length; i++) {
+      large[i] = i * 0.25f - 7;
+    }
+    String big = g.floats("added_weight", new long[] {large.length}, large);
+    GraphEditor.NewFloats small = g.floats("added_bias", new long[] {2});
+    small.values().put(new float[] {1.5f, -2});
+    for (String name : List.of(big, small.name())) {
+      g.append(g.node("Identity", List.of(name), List.of(name + "_read")).build());
+      g.addOutput(GraphEditor.tensorInfo(name + "_read", GraphEditor.FLOAT));
+    }
+
+    // readable before the model is built, the large one from its direct buffer
+    assertThat(g.initializerFloats(big)).containsExactly(large);
+    assertThat(g.initializerFloats(small.name())).containsExactly(1.5f, -2);
+    assertThat(g.aside().get(big).isDirect()).isTrue();
+    assertThat(g.aside()).doesNotContainKey(small.name());
+    Model built = g.build(java.util.Map.of());
+    Tensor bigBuilt = initializer(built, big);
+    assertThat(bigBuilt.hasRawData()).isFalse();
+    assertThat(bigBuilt.getDimsList()).containsExactly((long) large.length);
+
+    Model written = Model.parseFrom(OnnxWire.concat(OnnxWire.join(built.toByteArray(), g.aside())));
+    GraphEditor back = new GraphEditor(written);
+    assertThat(back.initializerFloats(big)).containsExactly(large);
+    assertThat(back.initializerFloats(small.name())).containsExactly(1.5f, -2);
+    g.free();
+    assertThat(back.initializerFloats(big)).containsExactly(large); // the written copy is its own
+  }
+
+  private static Tensor initializer(Model m, String name) {
+    return m.getGraph().getInitializerList().stream()
+        .filter(t -> t.getName().equals(name))
+        .findFirst()
+        .orElseThrow();
+  }
 }
