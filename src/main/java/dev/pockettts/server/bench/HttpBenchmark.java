@@ -259,16 +259,27 @@ public final class HttpBenchmark {
 
     double single = 0;
     for (int clients : new int[] {1, 2, 4}) {
+      long cpu0 = cpuNanos(pid);
+      long t0 = System.nanoTime();
       double perSecond = throughput(clients, Math.max(clients, requests / 2));
+      long wall = System.nanoTime() - t0;
+      long cpu = cpuNanos(pid) - cpu0;
       if (clients == 1) {
         single = perSecond;
       }
       System.out.printf(
           Locale.ROOT,
-          "%d concurrent client(s): %.2f s of audio per second (%.0f%% of one client)%n",
+          "%d concurrent client(s): %.2f s of audio per second (%.0f%% of one client)%s%n",
           clients,
           perSecond,
-          100 * perSecond / single);
+          100 * perSecond / single,
+          cpu0 < 0
+              ? ""
+              : String.format(
+                  Locale.ROOT,
+                  ", server CPU %.0f%% (of %d00%%)",
+                  100.0 * cpu / wall,
+                  Runtime.getRuntime().availableProcessors()));
     }
 
     byte[] reference = referenceWav(10);
@@ -294,6 +305,17 @@ public final class HttpBenchmark {
         "server resident memory at the end: %d MB now, peak %d MB%n",
         NativeMemory.residentMb(Long.toString(pid)),
         NativeMemory.peakResidentMb(Long.toString(pid)));
+  }
+
+  /**
+   * The CPU time the process {@code pid} has used so far, in nanoseconds; -1 where the system does
+   * not say (several streams gain only while one leaves a core idle, which this shows).
+   */
+  private static long cpuNanos(long pid) {
+    return ProcessHandle.of(pid)
+        .flatMap(h -> h.info().totalCpuDuration())
+        .map(Duration::toNanos)
+        .orElse(-1L);
   }
 
   /** Seconds of audio per second of wall time with {@code clients} clients sharing the work. */
