@@ -32,9 +32,16 @@ final class Graph implements AutoCloseable {
     }
   }
 
-  /** Opens a model held in memory; {@code file} names its source in messages. */
+  /**
+   * Opens a model held in memory (a direct buffer, which ONNX Runtime no longer needs once this
+   * returns); {@code file} names its source in messages.
+   */
   static Graph open(
-      OrtEnvironment env, String name, Path file, byte[] model, OrtSession.SessionOptions options) {
+      OrtEnvironment env,
+      String name,
+      Path file,
+      java.nio.ByteBuffer model,
+      OrtSession.SessionOptions options) {
     try {
       return new Graph(name, file, env.createSession(model, options));
     } catch (OrtException e) {

@@ -74,10 +74,10 @@ final class GraphRewrite {
   }
 
   /**
-   * A graph to open: {@code file}, or the rewritten model held in {@code bytes} (then {@code file}
-   * is null), and what was done.
+   * A graph to open: {@code file}, or the rewritten model held in {@code model}, a direct buffer
+   * that whoever opens it frees (then {@code file} is null), and what was done.
    */
-  record Prepared(Path file, byte[] bytes, boolean rewritten, String note) {}
+  record Prepared(Path file, ByteBuffer model, boolean rewritten, String note) {}
 
   private GraphRewrite() {}
 

@@ -70,11 +70,18 @@ final class OnnxWire {
     return out.finish();
   }
 
-  /** The pieces as one array (for a model kept in memory). */
-  static byte[] concat(List<ByteBuffer> pieces) {
-    Pieces all = new Pieces();
-    pieces.forEach(p -> all.add(p.duplicate()));
-    return all.toByteArray();
+  /**
+   * The pieces as one direct buffer, off the Java heap (for a model kept in memory: free it with
+   * {@link Tensors#free} once its session is made).
+   */
+  static ByteBuffer concat(List<ByteBuffer> pieces) {
+    long size = pieces.stream().mapToLong(ByteBuffer::remaining).sum();
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new GraphRewrite.NotRecognized("a model of " + size + " bytes is too large");
+    }
+    ByteBuffer all = ByteBuffer.allocateDirect((int) size);
+    pieces.forEach(p -> all.put(p.duplicate()));
+    return all.flip();
   }
 
   private enum Level {

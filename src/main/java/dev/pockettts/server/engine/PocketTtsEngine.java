@@ -216,7 +216,7 @@ public final class PocketTtsEngine implements AutoCloseable {
             g =
                 p.file() != null
                     ? Graph.open(env, name, p.file(), options)
-                    : Graph.open(env, name, file, p.bytes(), options);
+                    : openAndFree(name, file, p.model(), options);
             // what applied, as the rewritten file says (files cached before it said so: all)
             String what = g.metadata(GraphRewrite.APPLIED);
             what = what == null || what.isBlank() ? rewrite.what : what;
@@ -239,6 +239,16 @@ public final class PocketTtsEngine implements AutoCloseable {
     }
     graphs.add(g);
     return g;
+  }
+
+  /** Opens a rewritten model held in memory, then frees that memory (the session has its copy). */
+  private Graph openAndFree(
+      String name, Path file, java.nio.ByteBuffer model, OrtSession.SessionOptions options) {
+    try {
+      return Graph.open(env, name, file, model, options);
+    } finally {
+      Tensors.free(model);
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -152,6 +153,59 @@ class GraphRewriteTest {
       float[] a = speak(plain, text, plain.voiceFromFile(file));
       float[] b = speak(fast, text, fast.voiceFromFile(file));
       assertThat(b).isNotEmpty().containsExactly(a);
+    }
+  }
+
+  @Test
+  void aRewriteThatCannotBeWrittenBesideTheModelIsKeptOffTheHeapAndSpeaksTheSame()
+      throws IOException {
+    Path dir = copy(TinyModels.BUNDLE);
+    // where each rewrite would be cached, a directory that is not empty: the move onto it fails
+    // (as writing into a read-only folder does; root, which the tests may run as, writes anyway)
+    Map<String, GraphRewrite.Kind> graphs =
+        Map.of(
+            "flow_lm_main_int8.onnx", GraphRewrite.Kind.KV_CACHE,
+            "mimi_decoder_int8.onnx", GraphRewrite.Kind.DECODER,
+            "mimi_encoder.onnx", GraphRewrite.Kind.ENCODER);
+    List<String> blocked = new java.util.ArrayList<>();
+    for (var e : graphs.entrySet()) {
+      GraphRewrite.Prepared made = GraphRewrite.prepare(dir.resolve(e.getKey()), e.getValue());
+      if (made.rewritten()) { // the tiny encoder has nothing to rewrite
+        Files.delete(made.file());
+        Files.createDirectories(made.file().resolve("taken"));
+        blocked.add(e.getKey());
+      }
+    }
+    assertThat(blocked).contains("flow_lm_main_int8.onnx", "mimi_decoder_int8.onnx");
+    GraphRewrite.Prepared p =
+        GraphRewrite.prepare(dir.resolve("mimi_decoder_int8.onnx"), GraphRewrite.Kind.DECODER);
+    assertThat(p.file()).isNull();
+    assertThat(p.model().isDirect()).isTrue();
+    assertThat(p.note()).contains("kept in memory (cannot write beside the model");
+    Tensors.free(p.model());
+
+    String text = "Hello there, how are you today?";
+    try (PocketTtsEngine plain =
+            PocketTtsEngine.load(dir, EngineOptions.defaults().withRewriteGraphs(false));
+        PocketTtsEngine fast = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
+      assertThat(fast.rewrittenGraphs()).containsKeys("flow_lm_main", "mimi_decoder");
+      assertThat(fast.cloningUnavailableReason()).isNull();
+      assertThat(fast.flowLm().inPlace()).isTrue();
+      Path file = dir.resolve("voices/alba.safetensors");
+      float[] a = speak(plain, text, plain.voiceFromFile(file));
+      float[] b = speak(fast, text, fast.voiceFromFile(file));
+      assertThat(b).isNotEmpty().containsExactly(a);
+    }
+    for (String name : blocked) { // nothing was written in their place
+      try (var files = Files.list(dir)) {
+        assertThat(
+                files.filter(
+                    f ->
+                        f.getFileName()
+                            .toString()
+                            .startsWith(name.replace(".onnx", ".rewritten-"))))
+            .allMatch(Files::isDirectory);
+      }
     }
   }
 

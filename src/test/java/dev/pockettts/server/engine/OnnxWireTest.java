@@ -175,9 +175,11 @@ class OnnxWireTest {
         GraphEditor g = GraphEditor.parse(mapped);
         byte[] rest = g.model().toByteArray();
         assertThat(rest.length).isLessThan((int) (ch.size() / 50));
-        byte[] all = OnnxWire.concat(OnnxWire.join(rest, g.aside()));
-        assertThat(all.length).isEqualTo((int) ch.size());
+        ByteBuffer all = OnnxWire.concat(OnnxWire.join(rest, g.aside()));
+        assertThat(all.isDirect()).isTrue();
+        assertThat(all.remaining()).isEqualTo((int) ch.size());
         assertThat(Model.parseFrom(all)).isEqualTo(Model.parseFrom(mapped.duplicate()));
+        Tensors.free(all);
       } finally {
         Tensors.free(mapped);
       }
