@@ -62,11 +62,12 @@ class FfmpegSelfCheckTest {
     assertThat(c.runs()).isFalse();
     assertThat(c.detail()).contains("did not end within 300 ms");
     assertThat(ffmpeg.present()).isTrue();
-    // the killed process goes away (onExit removes it from the live set)
+    // the killed process goes away (onExit removes it from the live set); one an earlier test
+    // left running may end meanwhile too, so the count may fall below where it was
     long until = System.nanoTime() + 5_000_000_000L;
     while (Ffmpeg.liveProcesses() > before && System.nanoTime() < until) {
       Thread.sleep(20);
     }
-    assertThat(Ffmpeg.liveProcesses()).isEqualTo(before);
+    assertThat(Ffmpeg.liveProcesses()).isLessThanOrEqualTo(before);
   }
 }
