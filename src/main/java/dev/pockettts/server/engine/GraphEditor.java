@@ -34,7 +34,8 @@ final class GraphEditor {
   static final int INT64 = 7;
 
   private final Model model;
-  private final Map<String, ByteBuffer> aside; // initializers' raw data not in the model (views)
+  // initializers' raw data not in the model: views of the source, and the added large data
+  private final Map<String, ByteBuffer> aside;
   private final List<Node> nodes;
   private final Map<String, Tensor> initializers = new HashMap<>();
   private final Map<String, Tensor> addedInitializers = new LinkedHashMap<>();
@@ -357,11 +358,7 @@ final class GraphEditor {
 
   /** Adds an int64 initializer of the given shape, every element {@code value}. */
   String int64Filled(String hint, long[] dims, long value) {
-    long n = 1;
-    for (long d : dims) {
-      n *= d;
-    }
-    long[] values = new long[Math.toIntExact(n)];
+    long[] values = new long[Math.toIntExact(elements(dims))];
     java.util.Arrays.fill(values, value);
     return int64Tensor(hint, dims, values);
   }
@@ -376,12 +373,16 @@ final class GraphEditor {
    * buffer (positioned at the start, in row-major order) before {@link #build}.
    */
   NewFloats floats(String hint, long[] dims) {
+    Added a = addInitializer(hint, FLOAT, dims, 4 * elements(dims));
+    return new NewFloats(a.name(), a.data().asFloatBuffer());
+  }
+
+  private static long elements(long[] dims) {
     long n = 1;
     for (long d : dims) {
       n *= d;
     }
-    Added a = addInitializer(hint, FLOAT, dims, 4 * n);
-    return new NewFloats(a.name(), a.data().asFloatBuffer());
+    return n;
   }
 
   /** A float initializer being added: its name, and the buffer its values go into. */

@@ -259,7 +259,7 @@ final class GraphRewrite {
   }
 
   private static void write(List<ByteBuffer> pieces, Path file) throws IOException {
-    long size = pieces.stream().mapToLong(ByteBuffer::remaining).sum();
+    long size = OnnxWire.size(pieces);
     try (FileChannel out =
         FileChannel.open(
             file,
@@ -268,7 +268,7 @@ final class GraphRewrite {
             StandardOpenOption.TRUNCATE_EXISTING)) {
       MappedByteBuffer target = out.map(FileChannel.MapMode.READ_WRITE, 0, size);
       try {
-        pieces.forEach(p -> target.put(p.duplicate()));
+        OnnxWire.putAll(pieces, target);
         target.force();
       } finally {
         unmap(target);

@@ -75,13 +75,23 @@ final class OnnxWire {
    * {@link Tensors#free} once its session is made).
    */
   static ByteBuffer concat(List<ByteBuffer> pieces) {
-    long size = pieces.stream().mapToLong(ByteBuffer::remaining).sum();
+    long size = size(pieces);
     if (size > Integer.MAX_VALUE - 8) {
       throw new GraphRewrite.NotRecognized("a model of " + size + " bytes is too large");
     }
     ByteBuffer all = ByteBuffer.allocateDirect((int) size);
-    pieces.forEach(p -> all.put(p.duplicate()));
+    putAll(pieces, all);
     return all.flip();
+  }
+
+  /** How many bytes the pieces hold together. */
+  static long size(List<ByteBuffer> pieces) {
+    return pieces.stream().mapToLong(ByteBuffer::remaining).sum();
+  }
+
+  /** Writes the pieces one after another into {@code target} (the pieces are left as they are). */
+  static void putAll(List<ByteBuffer> pieces, ByteBuffer target) {
+    pieces.forEach(p -> target.put(p.duplicate()));
   }
 
   private enum Level {
