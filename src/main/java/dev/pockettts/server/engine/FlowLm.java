@@ -503,6 +503,12 @@ final class FlowLm implements AutoCloseable {
   /** Every manifest entry must be a graph input of the same dtype and shape. */
   static void checkAgainstGraph(Graph g, List<StateSpec> manifest) {
     Map<String, SplitCacheRewrite.Split> split = splitCaches(g);
+    // the decoder's states passed through unchanged: their outputs are gone from a rewritten graph
+    String unchangedList = g.metadata(RingCacheRewrite.UNCHANGED);
+    Set<String> unchanged =
+        unchangedList == null || unchangedList.isEmpty()
+            ? Set.of()
+            : Set.of(unchangedList.split(","));
     for (StateSpec s : manifest) {
       TensorInfo t = g.input(s.inputName());
       if (t == null) {
@@ -522,7 +528,9 @@ final class FlowLm implements AutoCloseable {
                 + s.dtype().label()
                 + Arrays.toString(s.shape()));
       }
-      if (!split.containsKey(s.inputName()) && !g.outputs().containsKey(s.outputName())) {
+      if (!split.containsKey(s.inputName())
+          && !unchanged.contains(s.inputName())
+          && !g.outputs().containsKey(s.outputName())) {
         throw new IncompatibleModelException(g.name() + " has no output " + s.outputName());
       }
     }

@@ -58,7 +58,7 @@ final class GraphRewrite {
   enum Kind {
     KV_CACHE("kv5", "KV-cache updates without whole-cache copies, keys kept scaled and transposed"),
     DECODER(
-        "dec1", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
+        "dec2", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
     ENCODER(
         "band3",
         "attention over each query's context only, zero padding inside the convolutions,"
@@ -206,6 +206,13 @@ final class GraphRewrite {
     }
     if (!unchanged.isEmpty()) {
       meta.put(RingCacheRewrite.UNCHANGED, String.join(",", unchanged));
+      // every run is fed these states' initial value and asks for none of their outputs, but ONNX
+      // Runtime runs every node of a graph whatever is asked: the published decoder's two encoder
+      // attention caches (4.1 MB each) were copied by their Identity at every run
+      for (String state : unchanged) {
+        g.removeOutput("out_" + state);
+      }
+      g.removeUnused();
     }
     List<String> applied = new java.util.ArrayList<>();
     if (layers > 0) {

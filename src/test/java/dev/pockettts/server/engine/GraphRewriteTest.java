@@ -37,6 +37,9 @@ class GraphRewriteTest {
     return to;
   }
 
+  /** The state inputs of the tiny bundle's decoder. */
+  private static final int TINY_DECODER_STATES = 56;
+
   private static String sha16(Path file) throws Exception {
     return ModelFiles.sha256(file).substring(0, 16);
   }
@@ -75,8 +78,16 @@ class GraphRewriteTest {
     assertThat(again.note()).isEqualTo("cached in " + cached);
     assertThat(rewrites(dir)).containsExactly(cached);
     try (PocketTtsEngine e = PocketTtsEngine.load(dir, EngineOptions.defaults())) {
-      // the tiny decoder is rewritten for its states alone: it passes all but two through
+      // the tiny decoder is rewritten for its states alone: it passes all but four through
       assertThat(e.rewrittenGraphs()).containsOnlyKeys("flow_lm_main", "mimi_decoder");
+      assertUnchangedStatesHaveNoOutputs(
+          dir.resolve(
+              "mimi_decoder_int8.rewritten-"
+                  + GraphRewrite.Kind.DECODER.tag
+                  + "-"
+                  + sha16(dir.resolve("mimi_decoder_int8.onnx"))
+                  + ".onnx"),
+          TINY_DECODER_STATES - 4);
       // and says so: not the upsampling and attention caches it has none of
       assertThat(e.rewrittenGraphs())
           .containsEntry("mimi_decoder", "states passed through unchanged not carried")
@@ -470,6 +481,7 @@ class GraphRewriteTest {
     List<StateSpec> manifest = BundleConfig.read(BENCH.resolve("bundle.json")).mimiStates();
     GraphRewrite.Prepared p = GraphRewrite.prepare(source, GraphRewrite.Kind.DECODER);
     assertThat(p.rewritten()).isTrue();
+    assertUnchangedStatesHaveNoOutputs(p.file(), 39);
     // 90 latents are 1440 positions at 200 Hz: both rings wrap around
     int count = 90;
     float[] latents = new float[count * 32];
@@ -498,6 +510,29 @@ class GraphRewriteTest {
         max = Math.max(max, Math.abs(expected[i] - actual[i]));
       }
       assertThat(max).isLessThan(1e-4);
+    }
+  }
+
+  /**
+   * The states a rewritten decoder passes through unchanged (every run is fed their initial value)
+   * have no outputs any more, and no node copies them: ONNX Runtime runs every node of a graph,
+   * asked for or not, and the published decoder's two 4.1 MB encoder attention caches were copied
+   * by an {@code Identity} at every run.
+   */
+  static void assertUnchangedStatesHaveNoOutputs(Path rewritten, int count) throws IOException {
+    GraphEditor g = OnnxModels.parse(rewritten);
+    String listed =
+        g.model().getMetadataPropsList().stream()
+            .filter(e -> e.getKey().equals(RingCacheRewrite.UNCHANGED))
+            .findFirst()
+            .orElseThrow()
+            .getValue();
+    List<String> unchanged = List.of(listed.split(","));
+    assertThat(unchanged).hasSize(count);
+    for (String state : unchanged) {
+      assertThat(g.isGraphInput(state)).as(state).isTrue();
+      assertThat(g.isGraphOutput("out_" + state)).as("out_" + state).isFalse();
+      assertThat(g.consumers(state)).as("readers of " + state).isEmpty();
     }
   }
 
