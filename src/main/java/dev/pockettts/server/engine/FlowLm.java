@@ -281,11 +281,10 @@ final class FlowLm implements AutoCloseable {
    * input and output: then each chunk keeps one set of caches instead of two.
    */
   private static boolean inPlaceCaches(Graph main, List<StateSpec> states) {
-    String listed = main.metadata(KvCacheRewrite.IN_PLACE);
-    if (listed == null || listed.isBlank()) {
+    Set<String> safe = main.metadataSet(KvCacheRewrite.IN_PLACE);
+    if (safe.isEmpty()) {
       return false;
     }
-    Set<String> safe = Set.of(listed.split(","));
     return states.stream()
         .filter(s -> s.key().equals("cache"))
         .allMatch(s -> safe.contains(s.inputName()));
@@ -504,11 +503,7 @@ final class FlowLm implements AutoCloseable {
   static void checkAgainstGraph(Graph g, List<StateSpec> manifest) {
     Map<String, SplitCacheRewrite.Split> split = splitCaches(g);
     // the decoder's states passed through unchanged: their outputs are gone from a rewritten graph
-    String unchangedList = g.metadata(RingCacheRewrite.UNCHANGED);
-    Set<String> unchanged =
-        unchangedList == null || unchangedList.isEmpty()
-            ? Set.of()
-            : Set.of(unchangedList.split(","));
+    Set<String> unchanged = g.metadataSet(RingCacheRewrite.UNCHANGED);
     for (StateSpec s : manifest) {
       TensorInfo t = g.input(s.inputName());
       if (t == null) {
@@ -546,13 +541,11 @@ final class FlowLm implements AutoCloseable {
       shape = shape.clone();
       shape[2] = Long.parseLong(g.metadata(KvCacheRewrite.CACHE_POSITIONS));
     }
-    String rings = g.metadata(RingCacheRewrite.RINGS);
     String capacity = g.metadata(RingCacheRewrite.CAPACITY);
     if (shape.length == 5
         && shape[3] < 0
-        && rings != null
         && capacity != null
-        && Set.of(rings.split(",")).contains(input)) {
+        && g.metadataSet(RingCacheRewrite.RINGS).contains(input)) {
       shape = shape.clone();
       shape[3] = Long.parseLong(capacity);
     }
@@ -560,10 +553,9 @@ final class FlowLm implements AutoCloseable {
   }
 
   private static Set<String> resizableCaches(Graph g) {
-    String listed = g.metadata(KvCacheRewrite.RESIZABLE);
-    return listed == null || listed.isBlank() || g.metadata(KvCacheRewrite.CACHE_POSITIONS) == null
+    return g.metadata(KvCacheRewrite.CACHE_POSITIONS) == null
         ? Set.of()
-        : Set.of(listed.split(","));
+        : g.metadataSet(KvCacheRewrite.RESIZABLE);
   }
 
   private static String describe(TreeMap<Integer, TensorInfo> in) {

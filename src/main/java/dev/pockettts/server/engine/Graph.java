@@ -49,6 +49,15 @@ final class Graph implements AutoCloseable {
     }
   }
 
+  /**
+   * A metadata value that lists names separated by commas (as the rewrites write them), as a set;
+   * empty when the key is absent or blank.
+   */
+  java.util.Set<String> metadataSet(String key) {
+    String v = metadata(key);
+    return v == null || v.isBlank() ? java.util.Set.of() : java.util.Set.of(v.split(","));
+  }
+
   /** A value of the model's metadata, or null. */
   String metadata(String key) {
     try {

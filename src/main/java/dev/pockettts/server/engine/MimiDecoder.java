@@ -90,8 +90,8 @@ final class MimiDecoder implements AutoCloseable {
     } else {
       published = derive(graph);
     }
-    this.unchanged = listed(graph, RingCacheRewrite.UNCHANGED);
-    Set<String> rings = listed(graph, RingCacheRewrite.RINGS);
+    this.unchanged = graph.metadataSet(RingCacheRewrite.UNCHANGED);
+    Set<String> rings = graph.metadataSet(RingCacheRewrite.RINGS);
     long capacity =
         published.stream()
             .filter(st -> rings.isEmpty() || rings.contains(st.inputName()))
@@ -129,11 +129,6 @@ final class MimiDecoder implements AutoCloseable {
     this.pool = new BufferPool(2 * large.stream().mapToLong(StateSpec::bytes).sum());
   }
 
-  private static Set<String> listed(Graph graph, String key) {
-    String v = graph.metadata(key);
-    return v == null || v.isBlank() ? Set.of() : Set.of(v.split(","));
-  }
-
   /**
    * The ring capacity that holds what one run of {@link #RING_LATENTS} latents needs: the context
    * less one, plus the keys those latents write. The keys per latent are read from the graph
@@ -141,7 +136,7 @@ final class MimiDecoder implements AutoCloseable {
    * transformer runs at 200 Hz). The published capacity when that is not smaller.
    */
   private long shortenedCapacity(Graph graph, List<StateSpec> published, long capacity) {
-    Set<String> counters = listed(graph, RingCacheRewrite.COUNTERS);
+    Set<String> counters = graph.metadataSet(RingCacheRewrite.COUNTERS);
     String context = graph.metadata(RingCacheRewrite.CONTEXT);
     if (counters.isEmpty() || context == null) {
       return capacity;
