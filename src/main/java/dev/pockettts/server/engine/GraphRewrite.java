@@ -54,11 +54,16 @@ final class GraphRewrite {
    */
   static final String KV_UPDATES_ONLY = "KV-cache updates without whole-cache copies";
 
+  /** What the decoder's {@link EluRewrite} did. */
+  static final String ELU = "Elu from vectorised kernels";
+
   /** A rewrite, with the tag its cached files carry (change it whenever the output changes). */
   enum Kind {
     KV_CACHE("kv5", "KV-cache updates without whole-cache copies, keys kept scaled and transposed"),
     DECODER(
-        "dec2", "upsampling ConvTranspose as Conv, attention caches as long as the context needs"),
+        "dec3",
+        "upsampling ConvTranspose as Conv, attention caches as long as the context needs, Elu"
+            + " from vectorised kernels"),
     ENCODER(
         "band3",
         "attention over each query's context only, zero padding inside the convolutions,"
@@ -169,8 +174,9 @@ final class GraphRewrite {
   }
 
   /**
-   * The decoder's rewrites ({@link ConvTransposeRewrite}, {@link RingCacheRewrite}) and the states
-   * it passes through unchanged, in {@code meta}; not all may find nothing.
+   * The decoder's rewrites ({@link ConvTransposeRewrite}, {@link RingCacheRewrite}, {@link
+   * EluRewrite}) and the states it passes through unchanged, in {@code meta}; not all may find
+   * nothing.
    */
   private static Outcome decoder(GraphEditor g, Map<String, String> meta) {
     int layers = 0;
@@ -201,8 +207,10 @@ final class GraphRewrite {
       rings = "attention caches as they are: " + e.getMessage();
     }
     List<String> unchanged = RingCacheRewrite.unchanged(g);
-    if (layers == 0 && !resized && unchanged.isEmpty()) {
-      throw new NotRecognized(upsampling + "; " + rings + "; no state passed through unchanged");
+    int elus = EluRewrite.apply(g);
+    if (layers == 0 && !resized && unchanged.isEmpty() && elus == 0) {
+      throw new NotRecognized(
+          upsampling + "; " + rings + "; no state passed through unchanged; no Elu");
     }
     if (!unchanged.isEmpty()) {
       meta.put(RingCacheRewrite.UNCHANGED, String.join(",", unchanged));
@@ -224,8 +232,18 @@ final class GraphRewrite {
     if (!unchanged.isEmpty()) {
       applied.add("states passed through unchanged not carried");
     }
+    if (elus > 0) {
+      applied.add(ELU);
+    }
     return new Outcome(
-        upsampling + ", " + rings + ", " + unchanged.size() + " states passed through unchanged",
+        upsampling
+            + ", "
+            + rings
+            + ", "
+            + unchanged.size()
+            + " states passed through unchanged, "
+            + elus
+            + " Elu",
         String.join(", ", applied));
   }
 
